@@ -1,0 +1,28 @@
+"""kcontrast: contrastive self-supervised learning in Keras 3.
+
+Reproduces and extends Chen, Luo, Li, "Intriguing Properties of Contrastive
+Losses" (NeurIPS 2021). The public names below are imported lazily, so that
+``python -m kcontrast.run --backend=jax`` can still choose the Keras backend
+before Keras is imported.
+
+>>> import kcontrast
+>>> kcontrast.ContrastiveModel  # doctest: +SKIP
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ContrastiveModel": "kcontrast.models.contrastive_model",
+    "small_convnet": "kcontrast.models.small_convnet",
+    "projection_head": "kcontrast.models.projection_head",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kcontrast' has no attribute {name!r}")
