@@ -1,0 +1,9 @@
+"""Encoders, projection heads and the ContrastiveModel."""
+
+from kcontrast.models.contrastive_model import ContrastiveModel
+from kcontrast.models.projection_head import projection_head
+from kcontrast.models.small_convnet import small_convnet
+
+ENCODERS = {"small_convnet": small_convnet}
+
+__all__ = ["ContrastiveModel", "ENCODERS", "projection_head", "small_convnet"]

@@ -1,0 +1,274 @@
+"""ContrastiveModel: an encoder, a projection head, a contrastive loss and
+online linear probes, trained together by ``fit`` on any Keras backend."""
+
+import keras
+from keras import layers, ops
+
+from kcontrast.losses import NTXent, contrastive_accuracy
+from kcontrast.models.train_step import backend_steps
+
+VIEW_KEYS = ("view1", "view2")
+
+
+@keras.saving.register_keras_serializable(package="kcontrast")
+class ContrastiveModel(keras.Model):
+    """Contrastive pretraining with online probes.
+
+    The model holds an encoder ``f`` (image -> representation ``h``), a
+    projection head ``g`` (``h`` -> ``z``), a contrastive loss on the two
+    views' projections, and one online probe per label: a ``Dense`` layer on
+    ``stop_gradient(h)``, so probes learn alongside but never shape ``f``.
+
+    One training step on a batch of n examples::
+
+        h = f([view1; view2])                 # [2n, D], one encoder pass
+        z1, z2 = split(g(h))                  # [n, P] each
+        contrastive_loss = loss(z1, z2)
+        probe_<name>_loss = CE(probe_<name>(stop_gradient(h)), [y; y])
+        reg_loss = sum of the kernels' L2 penalties
+        loss = contrastive_loss + sum(probe losses) + reg_loss
+
+    Data. Training elements are ``(views, labels)``::
+
+        views  = {"view1": float32 [n, H, W, C], "view2": float32 [n, H, W, C]}
+        labels = {name: int [n]}            # multi-label: float 0/1 [n, K]
+
+    from a ``tf.data.Dataset`` (see ``kcontrast.data.pipeline``) or NumPy
+    arrays (``model.fit(x={"view1": a, "view2": b}, y={"label": y})``).
+    ``labels`` may be omitted (or hold a subset of the probes), in which case
+    those probes are not trained. Evaluation (``evaluate``) takes either the
+    same two-view elements or ``(images [n, H, W, C], labels)``: probes are
+    scored on ``view1`` (or the images) and the contrastive metrics only when
+    two views are given.
+
+    Metrics shown by ``fit``: ``loss``, ``contrastive_loss``,
+    ``contrastive_acc`` (fraction of the 2n views whose most similar other
+    view is their partner), ``reg_loss``, and ``probe_<name>_loss`` /
+    ``probe_<name>_acc`` per probe.
+
+    ``call(images)`` returns a dict of named features, all ``[B, ...]``:
+    ``"stage<i>"`` (each encoder stage's feature map, globally average
+    pooled), ``"representation"`` (h), ``"head_<i>"`` (each hidden layer of
+    the head), ``"projection"`` (z) and ``"probe_<name>"`` (probe logits).
+
+    Args:
+        encoder: functional ``keras.Model`` image -> ``[B, D]``; layers named
+            ``stage1``, ``stage2``, ... mark its spatial feature maps.
+        head: functional ``keras.Model`` ``[B, D]`` -> ``[B, P]``; hidden
+            layers named ``head_<i>`` are exposed by ``call``.
+        loss: a contrastive ``keras.losses.Loss`` called as ``loss(z1, z2)``;
+            default ``NTXent(temperature=0.2)``.
+        probes: ``{label_name: num_classes}``.
+        multi_label: names in ``probes`` whose labels are multi-hot; those
+            probes use sigmoid cross-entropy and per-class accuracy.
+
+    >>> from kcontrast.models import small_convnet, projection_head
+    >>> enc = small_convnet((28, 28, 1))
+    >>> model = ContrastiveModel(enc, projection_head(128), probes={"label": 10})
+    >>> model.compile(optimizer="adam")
+    >>> sorted(model(np.zeros((2, 28, 28, 1), "float32")))  # doctest: +SKIP
+    ['probe_label', 'projection', 'representation', 'stage1', ...]
+    """
+
+    def __init__(self, encoder, head, loss=None, probes=None, multi_label=(),
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(encoder, keras.Model) or len(encoder.outputs) != 1:
+            raise ValueError(
+                "Expected encoder to be a functional keras.Model with one "
+                f"output; Received: encoder={encoder!r}")
+        if not isinstance(head, keras.Model):
+            raise ValueError(
+                f"Expected head to be a keras.Model; Received: head={head!r}")
+        probes = dict(probes or {})
+        for name, classes in probes.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(
+                    "Expected probe names to be identifiers; "
+                    f"Received: probes={probes}")
+            if not isinstance(classes, int) or classes < 2:
+                raise ValueError(
+                    "Expected num_classes >= 2 for every probe; "
+                    f"Received: probes={probes}")
+        unknown = set(multi_label) - set(probes)
+        if unknown:
+            raise ValueError(
+                f"Expected multi_label names among probes {sorted(probes)}; "
+                f"Received: multi_label={sorted(multi_label)}")
+        self.encoder = encoder
+        self.head = head
+        self.contrastive_loss = loss if loss is not None else NTXent(0.2)
+        # A loss that draws random numbers (SWD) owns a SeedGenerator; tracking
+        # it here makes its state part of the model's non-trainable variables,
+        # so it advances every step under JAX's stateless, jitted train step.
+        seed_generator = getattr(self.contrastive_loss, "seed_generator", None)
+        if seed_generator is not None:
+            self.loss_seed_generator = seed_generator
+        self.probe_classes = probes
+        self.multi_label = tuple(sorted(multi_label))
+        rep_dim = encoder.outputs[0].shape[-1]
+        self.probes = {}
+        for name, classes in probes.items():
+            probe = layers.Dense(classes, name=f"probe_{name}")
+            probe.build((None, rep_dim))
+            self.probes[name] = probe
+        self._features = self._feature_model(encoder, head)
+        self._trackers = self._make_trackers()
+        self.built = True
+
+    # ------------------------------------------------------------------ model
+    @staticmethod
+    def _feature_model(encoder, head):
+        """One functional model exposing every named feature of f and g."""
+        stages = [l for l in encoder.layers if l.name.startswith("stage")
+                  and l.name[5:].isdigit()]
+        outputs = {}
+        for layer in stages:
+            outputs[layer.name] = layers.GlobalAveragePooling2D(
+                name=f"{layer.name}_pool")(layer.output)
+        outputs["representation"] = encoder.outputs[0]
+        z = head(encoder.outputs[0])
+        hidden = [l for l in head.layers if l.name.startswith("head_")
+                  and l.name[5:].isdigit()]
+        if hidden:
+            head_features = keras.Model(
+                head.inputs, [l.output for l in hidden])(encoder.outputs[0])
+            for layer, value in zip(hidden, head_features):
+                outputs[layer.name] = value
+        outputs["projection"] = z
+        return keras.Model(encoder.inputs, outputs, name="features")
+
+    def call(self, images, training=False):
+        features = dict(self._features(images, training=training))
+        h = features["representation"]
+        for name, probe in self.probes.items():
+            features[f"probe_{name}"] = probe(h)
+        return features
+
+    def embed(self, images, training=False):
+        """Returns ``(h, z)`` for ``images [B, H, W, C]``."""
+        h = self.encoder(images, training=training)
+        return h, self.head(h, training=training)
+
+    # -------------------------------------------------------------- metrics
+    def _metric_names(self):
+        names = ["loss", "contrastive_loss", "contrastive_acc", "reg_loss"]
+        for name in self.probes:
+            names += [f"probe_{name}_loss", f"probe_{name}_acc"]
+        return names
+
+    def _make_trackers(self):
+        return {n: keras.metrics.Mean(name=n) for n in self._metric_names()}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def update_trackers(self, values):
+        """Adds one batch of scalar ``values`` to the trackers; returns logs."""
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        return {name: self._trackers[name].result() for name in values}
+
+    # ------------------------------------------------------- shared maths
+    def _probe_losses(self, h, labels, repeat=1):
+        values = {}
+        total = 0.0
+        h = ops.stop_gradient(h)
+        for name, probe in self.probes.items():
+            if labels is None or name not in labels:
+                continue
+            y = labels[name]
+            if repeat > 1:
+                y = ops.concatenate([y] * repeat, axis=0)
+            logits = ops.cast(probe(h), "float32")
+            if name in self.multi_label:
+                y = ops.cast(y, "float32")
+                loss = ops.mean(keras.losses.binary_crossentropy(
+                    y, logits, from_logits=True))
+                acc = ops.mean(ops.cast(
+                    ops.equal(ops.cast(logits > 0, "float32"), y), "float32"))
+            else:
+                y = ops.cast(ops.reshape(y, (-1,)), "int32")
+                loss = ops.mean(keras.losses.sparse_categorical_crossentropy(
+                    y, logits, from_logits=True))
+                acc = ops.mean(ops.cast(ops.equal(
+                    ops.cast(ops.argmax(logits, axis=-1), "int32"), y),
+                    "float32"))
+            values[f"probe_{name}_loss"] = loss
+            values[f"probe_{name}_acc"] = acc
+            total = total + loss
+        return total, values
+
+    def _regularization_loss(self):
+        losses = self.losses
+        return ops.sum(ops.stack(losses)) if losses else ops.zeros(())
+
+    def compute_step(self, x, y=None, training=True):
+        """Backend-neutral losses and metrics of one batch.
+
+        Args:
+            x: ``{"view1": [n,H,W,C], "view2": [n,H,W,C]}`` or images
+                ``[n,H,W,C]`` (probes only; evaluation).
+            y: ``{label_name: labels}`` or None.
+            training: whether layers run in training mode.
+
+        Returns:
+            ``(loss, values)``: the scalar loss to minimise and a dict of
+            scalar metrics named as in the class docstring.
+        """
+        values = {}
+        if isinstance(x, dict) and all(k in x for k in VIEW_KEYS):
+            v1, v2 = x["view1"], x["view2"]
+            n = ops.shape(v1)[0]
+            h, z = self.embed(ops.concatenate([v1, v2], axis=0),
+                              training=training)
+            z1, z2 = z[:n], z[n:]
+            contrastive = ops.cast(self.contrastive_loss(z1, z2), "float32")
+            values["contrastive_loss"] = contrastive
+            values["contrastive_acc"] = contrastive_accuracy(z1, z2)
+            probe_h = h if training else h[:n]
+            repeat = 2 if training else 1
+        elif isinstance(x, dict):
+            raise ValueError(
+                f"Expected inputs with keys {VIEW_KEYS} or an image tensor; "
+                f"Received: keys={sorted(x)}")
+        else:
+            contrastive = 0.0
+            probe_h = self.encoder(x, training=training)
+            repeat = 1
+        probe_total, probe_values = self._probe_losses(probe_h, y, repeat)
+        values.update(probe_values)
+        total = contrastive + probe_total
+        if training:
+            reg = ops.cast(self._regularization_loss(), "float32")
+            values["reg_loss"] = reg
+            total = total + reg
+        values["loss"] = ops.convert_to_tensor(total, "float32")
+        return values["loss"], values
+
+    # --------------------------------------------- per-backend train/test
+    def train_step(self, *args):
+        return backend_steps().train_step(self, *args)
+
+    def test_step(self, *args):
+        return backend_steps().test_step(self, *args)
+
+    # ------------------------------------------------------ serialization
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "head": keras.saving.serialize_keras_object(self.head),
+            "loss": keras.saving.serialize_keras_object(self.contrastive_loss),
+            "probes": dict(self.probe_classes),
+            "multi_label": list(self.multi_label),
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "head", "loss"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
