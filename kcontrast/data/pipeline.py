@@ -1,0 +1,124 @@
+"""tf.data pipelines over a `Split`: two augmented views for pretraining, one
+clean view for probing.
+
+Randomness is stateless and seeded: the example order comes from
+`shuffle(seed=seed, reshuffle_each_iteration=True)` and each batch's
+augmentation seed from `tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`,
+so a pipeline built twice with the same seed yields the same batches, while
+each pass over it (each epoch) draws a new order and new crops. The extra
+channels (RandBit bits) are appended after augmentation, identical in both
+views. Only TensorFlow ops run here, so the pipelines feed every Keras backend.
+
+>>> from kcontrast.data import build_dataset
+>>> ds = build_dataset("randbit", bits=5)
+>>> views, labels = next(iter(pretrain_dataset(ds.train, batch_size=8)))
+>>> views["view1"].shape, labels["label"].shape
+(TensorShape([8, 28, 28, 6]), TensorShape([8]))
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from kcontrast.data.augment import make_augmentation
+
+_SEED_SALT = 0x7A11  # Decorrelates the augmentation stream from the shuffle.
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            f"Expected batch_size to be an int >= 1; Received: batch_size={batch_size!r}"
+        )
+
+
+def _tensors(split):
+    images = tf.constant(np.asarray(split.images, np.float32))
+    labels = {}
+    for name, value in split.labels.items():
+        value = np.asarray(value)
+        dtype = np.float32 if value.ndim > 1 else np.int32
+        labels[name] = tf.constant(value.astype(dtype))
+    extra = None
+    if split.extra is not None and split.extra.shape[1] > 0:
+        extra = tf.constant(np.asarray(split.extra, np.float32))
+    return images, labels, extra
+
+
+def append_extra(images, extra):
+    """Concatenates extra [B, k] broadcast to [B, H, W, k] onto images [B, H, W, C]."""
+    if extra is None:
+        return images
+    shape = tf.shape(images)
+    planes = tf.broadcast_to(
+        extra[:, None, None, :], tf.stack([shape[0], shape[1], shape[2], tf.shape(extra)[1]])
+    )
+    return tf.concat([images, planes], axis=-1)
+
+
+def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
+                     shuffle=True, drop_remainder=True):
+    """Two independently augmented views per example, plus the labels.
+
+    Args:
+        split: a `kcontrast.data.Split`.
+        augment: preset name (`kcontrast.data.augment.AUGMENTATIONS`) or a
+            callable `fn(images [B,H,W,C], seed int [2]) -> images`.
+        batch_size: examples per batch.
+        seed: int seed of the order and the augmentations.
+        shuffle: reshuffle the examples every pass.
+        drop_remainder: drop the last partial batch.
+
+    Returns:
+        tf.data.Dataset of ({"view1": float32 [B, H, W, C+k], "view2": same},
+        {name: int32 [B] or multi-hot float32 [B, K]}). One pass is one epoch
+        (repeat it yourself); prefetched.
+    """
+    _check_batch_size(batch_size)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"Expected seed to be an int >= 0; Received: seed={seed!r}")
+    if drop_remainder and len(split) < batch_size:
+        raise ValueError(
+            f"Expected batch_size <= number of examples ({len(split)}) when "
+            f"drop_remainder=True; Received: batch_size={batch_size}"
+        )
+    aug = make_augmentation(augment)
+    images, labels, extra = _tensors(split)
+    n = len(split)
+    indices = tf.data.Dataset.range(n)
+    if shuffle:
+        indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    indices = indices.batch(batch_size, drop_remainder=drop_remainder)
+    seeds = tf.data.Dataset.random(
+        seed=int(seed) * 2 + _SEED_SALT, rerandomize_each_iteration=True
+    ).batch(2)
+    ds = tf.data.Dataset.zip((indices, seeds))
+
+    def make_views(index, batch_seed):
+        x = tf.gather(images, index)
+        view_seeds = tf.random.experimental.stateless_split(batch_seed, 2)
+        v1 = append_extra(aug(x, view_seeds[0]), None if extra is None else tf.gather(extra, index))
+        v2 = append_extra(aug(x, view_seeds[1]), None if extra is None else tf.gather(extra, index))
+        y = {name: tf.gather(value, index) for name, value in labels.items()}
+        return {"view1": v1, "view2": v2}, y
+
+    ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def probe_dataset(split, batch_size=256):
+    """Un-augmented images (with extra channels) and labels, in order.
+
+    Returns:
+        tf.data.Dataset of (float32 [B, H, W, C+k], {name: labels}); no
+        shuffle; the last partial batch is kept.
+    """
+    _check_batch_size(batch_size)
+    images, labels, extra = _tensors(split)
+    ds = tf.data.Dataset.range(len(split)).batch(batch_size)
+
+    def lookup(index):
+        x = append_extra(tf.gather(images, index), None if extra is None else tf.gather(extra, index))
+        return x, {name: tf.gather(value, index) for name, value in labels.items()}
+
+    ds = ds.map(lookup, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

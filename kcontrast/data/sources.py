@@ -1,0 +1,51 @@
+"""The registry of base sources: where images with one class label come from.
+
+`SOURCES` maps a name to a loader `fn(data_dir=None) -> Dataset` (labels
+{"label": int32 [N]}). Any other name is looked up in tensorflow-datasets.
+
+>>> ds = load_source("mnist5k")
+>>> ds.num_classes
+{'label': 10}
+"""
+
+from kcontrast.data.fashion_mnist import load_fashion_mnist
+from kcontrast.data.mnist5k import load_mnist5k
+
+SOURCES = {
+    "mnist5k": load_mnist5k,
+    "fashion_mnist": load_fashion_mnist,
+}
+
+
+def load_source(name, data_dir=None):
+    """Loads base source `name`: a key of `SOURCES` or a tfds dataset name.
+
+    Args:
+        name: "mnist5k", "fashion_mnist", or any tensorflow-datasets name.
+        data_dir: where the files are (Fashion-MNIST IDX dir / tfds data_dir).
+
+    Returns:
+        `Dataset` with labels {"label": int32 [N]}.
+
+    Raises:
+        ValueError: for an unknown name (listing the known sources).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"Expected a source name, one of {sorted(SOURCES)} or a "
+            f"tensorflow-datasets name; Received: base={name!r}"
+        )
+    if name in SOURCES:
+        return SOURCES[name](data_dir=data_dir)
+    from kcontrast.data.tfds_source import load_tfds
+
+    try:
+        return load_tfds(name, data_dir=data_dir)
+    except ValueError as e:
+        if "Expected a tensorflow-datasets name" not in str(e):
+            raise
+        raise ValueError(
+            f"Expected a source name, one of {sorted(SOURCES)} or a "
+            f"tensorflow-datasets name (mnist, cifar10, cifar100, "
+            f"imagenet2012, tf_flowers, ...); Received: base={name!r}"
+        ) from e

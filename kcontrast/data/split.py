@@ -1,0 +1,91 @@
+"""In-memory dataset containers shared by every builder.
+
+A builder returns a `Dataset`: a train and a test `Split` plus the label
+metadata the probes need. Everything is numpy; `kcontrast.data.pipeline` turns a
+split into tf.data pipelines.
+
+>>> import numpy as np
+>>> s = Split(np.zeros((4, 28, 28, 1), "float32"), {"label": np.zeros(4, "int32")})
+>>> len(s), s.num_extra
+(4, 0)
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """One split of a dataset.
+
+    Attributes:
+        images: float32 [N, H, W, C] in [0, 1].
+        labels: dict name -> int32 [N] (class index) or float32 [N, K]
+            (multi-hot, for the names in `Dataset.multi_label`).
+        extra: float32 [N, k] per-example constant channels appended after
+            augmentation (RandBit bits), or None when there are none (a
+            builder never returns an [N, 0] array).
+        info: dict of per-example side information that is not a probe target
+            (e.g. RandBit's integer `bit_value` int64 [N], DigitOnImage's
+            `digit_index` into the digit pool). Optional; may be empty.
+    """
+
+    images: np.ndarray
+    labels: dict
+    extra: np.ndarray | None = None
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.images.ndim != 4:
+            raise ValueError(
+                "Expected images of shape [N, H, W, C]; "
+                f"Received: images.shape={self.images.shape}"
+            )
+        n = self.images.shape[0]
+        for name, value in self.labels.items():
+            if len(value) != n:
+                raise ValueError(
+                    f"Expected {n} labels for '{name}'; Received: len={len(value)}"
+                )
+        if self.extra is not None and (
+            self.extra.ndim != 2 or self.extra.shape[0] != n
+        ):
+            raise ValueError(
+                f"Expected extra of shape [{n}, k]; "
+                f"Received: extra.shape={self.extra.shape}"
+            )
+
+    def __len__(self):
+        return int(self.images.shape[0])
+
+    @property
+    def num_extra(self):
+        """Number of extra channels k (0 when `extra` is None)."""
+        return 0 if self.extra is None else int(self.extra.shape[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A built dataset: two splits and their label metadata.
+
+    Attributes:
+        name: builder name (a key of `kcontrast.data.BUILDERS`).
+        config: JSON-serializable dict of the builder's arguments.
+        train, test: `Split`s.
+        num_classes: dict label name -> number of classes (K for multi-hot).
+        multi_label: set of label names that are multi-hot float32 [N, K].
+    """
+
+    name: str
+    config: dict
+    train: Split
+    test: Split
+    num_classes: dict
+    multi_label: set = dataclasses.field(default_factory=set)
+
+    @property
+    def input_shape(self):
+        """(H, W, C + k): the shape one model input has."""
+        _, h, w, c = self.train.images.shape
+        return (int(h), int(w), int(c) + self.train.num_extra)

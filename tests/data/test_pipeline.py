@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from kcontrast.data import Split
+from kcontrast.data import build_dataset
+from kcontrast.data.pipeline import pretrain_dataset
+from kcontrast.data.pipeline import probe_dataset
+from kcontrast.data.randbit import decode_bits
+
+
+@pytest.fixture(scope="module")
+def randbit():
+    return build_dataset("randbit", bits=7, seed=0)
+
+
+def _batches(ds, n):
+    return [
+        ({k: v.numpy() for k, v in views.items()}, {k: v.numpy() for k, v in y.items()})
+        for views, y in ds.take(n)
+    ]
+
+
+def test_pretrain_shapes_dtypes_ranges(randbit):
+    ds = pretrain_dataset(randbit.train, augment="companion", batch_size=64, seed=0)
+    (views, labels), = _batches(ds, 1)
+    for name in ("view1", "view2"):
+        assert views[name].shape == (64, 28, 28, 8)
+        assert views[name].dtype == np.float32
+        assert views[name].min() >= 0.0 and views[name].max() <= 1.0
+    assert labels["label"].shape == (64,) and labels["label"].dtype == np.int32
+
+
+def test_bits_identical_in_both_views_and_decode(randbit):
+    split = randbit.train
+    ds = pretrain_dataset(split, batch_size=50, seed=1)
+    for views, labels in _batches(ds, 3):
+        bits1, bits2 = views["view1"][..., 1:], views["view2"][..., 1:]
+        np.testing.assert_array_equal(bits1, bits2)
+        # Constant over the spatial dims.
+        np.testing.assert_array_equal(bits1, np.broadcast_to(bits1[:, :1, :1], bits1.shape))
+        decoded = decode_bits(bits1[:, 0, 0])
+        # Locate each example by its image in the un-augmented split: use the
+        # label and the decoded integer, which must match some stored example.
+        stored = set(zip(split.labels["label"].tolist(), split.info["bit_value"].tolist()))
+        for label, value in zip(labels["label"].tolist(), decoded.tolist()):
+            assert (label, value) in stored
+
+
+def test_views_differ_and_are_crops(randbit):
+    ds = pretrain_dataset(randbit.train, batch_size=32, seed=0)
+    (views, _), = _batches(ds, 1)
+    assert np.abs(views["view1"][..., 0] - views["view2"][..., 0]).max() > 0.1
+
+
+def test_same_seed_same_batches_other_seed_differs(randbit):
+    a = _batches(pretrain_dataset(randbit.train, batch_size=32, seed=5), 3)
+    b = _batches(pretrain_dataset(randbit.train, batch_size=32, seed=5), 3)
+    c = _batches(pretrain_dataset(randbit.train, batch_size=32, seed=6), 1)
+    for (va, ya), (vb, yb) in zip(a, b):
+        np.testing.assert_array_equal(va["view1"], vb["view1"])
+        np.testing.assert_array_equal(va["view2"], vb["view2"])
+        np.testing.assert_array_equal(ya["label"], yb["label"])
+    assert (a[0][0]["view1"] != c[0][0]["view1"]).any()
+
+
+def test_each_pass_is_a_new_epoch(randbit):
+    small = Split(randbit.train.images[:64], {"label": randbit.train.labels["label"][:64]},
+                  randbit.train.extra[:64])
+    ds = pretrain_dataset(small, batch_size=64, seed=0)
+    first = _batches(ds, 1)[0][0]["view1"]
+    second = _batches(ds, 1)[0][0]["view1"]
+    assert (first != second).any()
+
+
+def test_no_shuffle_keeps_order_and_remainder(randbit):
+    small = Split(randbit.train.images[:70], {"label": randbit.train.labels["label"][:70]},
+                  randbit.train.extra[:70])
+    ds = pretrain_dataset(small, batch_size=32, seed=0, shuffle=False, drop_remainder=False)
+    batches = _batches(ds, 10)
+    assert [b[1]["label"].shape[0] for b in batches] == [32, 32, 6]
+    labels = np.concatenate([b[1]["label"] for b in batches])
+    np.testing.assert_array_equal(labels, small.labels["label"])
+
+
+def test_probe_dataset_is_clean_ordered_and_keeps_last_batch(randbit):
+    split = randbit.test
+    batches = list(probe_dataset(split, batch_size=300))
+    assert [x.shape[0] for x, _ in batches] == [300, 300, 300, 100]
+    x = np.concatenate([b[0].numpy() for b in batches])
+    y = np.concatenate([b[1]["label"].numpy() for b in batches])
+    np.testing.assert_array_equal(x[..., :1], split.images)
+    np.testing.assert_array_equal(x[..., 1:], np.broadcast_to(split.extra[:, None, None, :], (1000, 28, 28, 7)))
+    np.testing.assert_array_equal(y, split.labels["label"])
+    np.testing.assert_array_equal(decode_bits(x[:, 0, 0, 1:]), split.info["bit_value"])
+
+
+def test_zero_bits_pipeline_has_image_channels_only():
+    ds = build_dataset("randbit", bits=0)
+    (views, _), = _batches(pretrain_dataset(ds.train, batch_size=16), 1)
+    assert views["view1"].shape == (16, 28, 28, 1)
+
+
+@pytest.mark.parametrize("kwargs, bad", [
+    ({"augment": "sepia"}, "augment='sepia'"),
+    ({"batch_size": 0}, "batch_size=0"),
+    ({"seed": -1}, "seed=-1"),
+    ({"batch_size": 10**6}, "batch_size=1000000"),
+])
+def test_bad_arguments(randbit, kwargs, bad):
+    with pytest.raises(ValueError, match=bad):
+        pretrain_dataset(randbit.train, **kwargs)
