@@ -1,0 +1,188 @@
+"""NT-Xent, the normalized temperature-scaled cross-entropy of SimCLR."""
+
+import keras
+from keras import ops
+
+from kcontrast.losses import validation
+from kcontrast.losses.normalize import l2_normalize
+from kcontrast.losses.normalize import to_float32
+
+FORMS = ("simclr", "cross_view")
+
+# Subtracted from masked logits (self-similarities). Finite, unlike -inf, so
+# no 0 * inf can appear in a gradient; exp(-1e9 - max) is exactly 0 in
+# float32 for any temperature >= 1e-7.
+LARGE_NUM = 1e9
+
+
+def _self_mask(n, offset, num_cols):
+    """One-hot rows marking column `offset + i` for local row i: [n, cols]."""
+    idx = ops.arange(n) + ops.cast(offset, "int32")
+    return ops.one_hot(idx, num_cols, dtype="float32")
+
+
+def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
+            z2_all=None, offset=0):
+    """NT-Xent loss between the projections of two views.
+
+    SimCLR form. With h = l2_normalize(z), H = [h1; h2] (2n rows) and the
+    partner p(i) = (i + n) mod 2n of row i:
+
+    ```
+    loss = 1/(2n) sum_i [ log sum_{k != i} exp(H_i . H_k / t)
+                          - H_i . H_p(i) / t ]
+    ```
+
+    i.e. the mean over the 2n anchors of the cross-entropy over the 2n - 1
+    other views (self masked out) with logits cos-sim / t.
+
+    Cross-view form (google-research/simclr `add_contrastive_loss`): for
+    view a, the logits are `[h1 h2^T / t, h1 h1^T / t - LARGE * I]`
+    (n x 2n), the labels the diagonal of the first block; likewise for view
+    b with h1 and h2 swapped; the loss is the mean of the a->b and b->a
+    cross-entropies. Row i of view a holds exactly the logits of anchor i
+    in the SimCLR form (its partner, the n - 1 other rows of view b and
+    the n - 1 other rows of view a), so both forms are equal; the forms
+    differ only in the order of the computation. Note that the
+    google-research code returns the *sum* loss_a + loss_b, twice this
+    value; we use the mean so that the two forms coincide.
+
+    Global negatives (scale-out): `z1_all`, `z2_all` ([N, d]) are the
+    projections of every replica concatenated along the batch, and
+    `offset` is the row of this replica's first example in them. The
+    anchors stay local (the n rows of z1, z2); the negatives are all 2N
+    gathered views. With `z1_all = z1`, `z2_all = z2`, `offset = 0` (the
+    default) this is the single-device loss.
+
+    Args:
+        z1, z2: `[n, d]` projections of the two views, n >= 2.
+        temperature: t > 0.
+        form: `"simclr"` or `"cross_view"`.
+        z1_all, z2_all: optional `[N, d]` gathered projections.
+        offset: int or scalar tensor, position of the local rows in the
+            gathered ones.
+
+    Returns:
+        Scalar float32.
+
+    >>> import numpy as np
+    >>> z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    >>> round(float(nt_xent(z, z, 1.0)), 4) < round(float(nt_xent(z, -z, 1.0)), 4)
+    True
+    """
+    temperature = validation.check_temperature(temperature)
+    validation.check_choice(form, FORMS, "form")
+    validation.check_pair(z1, z2)
+    h1 = l2_normalize(z1)
+    h2 = l2_normalize(z2)
+    if z1_all is None and z2_all is None:
+        a1, a2, offset = h1, h2, 0
+    else:
+        if z1_all is None or z2_all is None:
+            raise ValueError(
+                "Expected both `z1_all` and `z2_all` or neither; Received: "
+                f"z1_all={'None' if z1_all is None else 'array'}, "
+                f"z2_all={'None' if z2_all is None else 'array'}"
+            )
+        validation.check_pair(z1_all, z2_all, ("z1_all", "z2_all"))
+        a1 = l2_normalize(z1_all)
+        a2 = l2_normalize(z2_all)
+    n = ops.shape(h1)[0]
+    big_n = ops.shape(a1)[0]
+    inv_t = 1.0 / temperature
+
+    if form == "simclr":
+        h = ops.concatenate([h1, h2], axis=0)
+        a = ops.concatenate([a1, a2], axis=0)
+        logits = ops.matmul(h, ops.transpose(a)) * inv_t
+        mask = ops.concatenate(
+            [_self_mask(n, offset, 2 * big_n),
+             _self_mask(n, big_n + offset, 2 * big_n)], axis=0)
+        logits = logits - LARGE_NUM * mask
+        pos = ops.sum(h1 * h2, axis=-1) * inv_t
+        pos = ops.concatenate([pos, pos], axis=0)
+        return ops.mean(ops.logsumexp(logits, axis=-1) - pos)
+
+    # cross_view
+    mask = _self_mask(n, offset, big_n)
+    labels = ops.expand_dims(ops.arange(n) + ops.cast(offset, "int32"), 1)
+
+    def one_direction(ha, hb, aa, ab):
+        logits_ab = ops.matmul(ha, ops.transpose(ab)) * inv_t
+        logits_aa = ops.matmul(ha, ops.transpose(aa)) * inv_t
+        logits_aa = logits_aa - LARGE_NUM * mask
+        logits = ops.concatenate([logits_ab, logits_aa], axis=1)
+        target = ops.take_along_axis(logits_ab, labels, axis=1)[:, 0]
+        return ops.mean(ops.logsumexp(logits, axis=-1) - target)
+
+    loss_a = one_direction(h1, h2, a1, a2)
+    loss_b = one_direction(h2, h1, a2, a1)
+    return 0.5 * (loss_a + loss_b)
+
+
+def apply_gather(gather, z1, z2):
+    """Runs the scale-out hook on both views.
+
+    `gather(z)` must return `(z_all, offset)`: the `[N, d]` concatenation of
+    every replica's `z` and the row where this replica's rows start. Returns
+    `(z1_all, z2_all, offset)`, or `(None, None, 0)` when `gather` is None.
+    """
+    if gather is None:
+        return None, None, 0
+    z1_all, offset = gather(z1)
+    z2_all, _ = gather(z2)
+    return z1_all, z2_all, offset
+
+
+@keras.saving.register_keras_serializable(package="kcontrast")
+class NTXent(keras.losses.Loss):
+    """NT-Xent loss (SimCLR), as a Keras loss called as `loss(z1, z2)`.
+
+    See `nt_xent` for the formula of both forms and their equivalence.
+
+    Args:
+        temperature: t > 0 (paper default 0.2).
+        form: `"simclr"` (mean over the 2n anchors of a (2n-1)-way
+            cross-entropy) or `"cross_view"` (the google-research/simclr
+            layout, mean of the a->b and b->a losses). Equal in value.
+        gather: optional scale-out hook, `gather(z) -> (z_all, offset)`,
+            giving the projections of all replicas (global negatives). It is
+            a runtime attribute: not part of `get_config` (set it again
+            after loading). `None` means single device.
+        name, reduction, dtype: as for `keras.losses.Loss`; the loss is
+            always computed in float32.
+
+    Call args:
+        z1, z2: `[n, d]` projections of the two views (`y_true`, `y_pred`
+            positions), n >= 2.
+
+    Returns:
+        Scalar float32 loss.
+
+    >>> import numpy as np
+    >>> z1 = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    >>> loss = NTXent(temperature=0.2)
+    >>> float(loss(z1, z1)) > 0
+    True
+    """
+
+    seed_generator = None
+
+    def __init__(self, temperature=0.2, form="simclr", gather=None,
+                 name="nt_xent", reduction="sum_over_batch_size",
+                 dtype="float32"):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.temperature = validation.check_temperature(temperature)
+        self.form = validation.check_choice(form, FORMS, "form")
+        self.gather = gather
+
+    def call(self, y_true, y_pred):
+        z1, z2 = to_float32(y_true), to_float32(y_pred)
+        z1_all, z2_all, offset = apply_gather(self.gather, z1, z2)
+        return nt_xent(z1, z2, self.temperature, self.form, z1_all, z2_all,
+                       offset)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"temperature": self.temperature, "form": self.form})
+        return config

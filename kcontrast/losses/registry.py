@@ -1,0 +1,56 @@
+"""The CLI's loss names, their paper defaults, and `make_loss`."""
+
+from kcontrast.losses import validation
+from kcontrast.losses.nt_xent import NTXent
+
+# CLI name -> loss class.
+LOSSES = {
+    "nt_xent": NTXent,
+}
+
+# CLI name -> the hyperparameters the paper reports for it (Chen, Luo, Li
+# 2021, section 3): NT-Xent t=0.2; decoupled NT-Xent t=1.0, lambda=0.1;
+# SWD lambda=5. Only the keys listed here are hyperparameters of the loss:
+# a loss without "lambda_weight" (NT-Xent) or "temperature" (SWD) ignores
+# that argument of `make_loss` after checking it.
+DEFAULTS = {
+    "nt_xent": {"temperature": 0.2},
+}
+
+# Losses that draw random numbers and therefore take a seed.
+_SEEDED = set()
+
+
+def make_loss(name, temperature=None, lambda_weight=None, seed=None,
+              **kwargs):
+    """Builds the loss registered under `name`.
+
+    Args:
+        name: one of `LOSSES`.
+        temperature: t > 0, or None for the paper default.
+        lambda_weight: lambda >= 0, or None for the paper default.
+        seed: int or None, seed of the loss's `SeedGenerator` (random
+            losses only).
+        **kwargs: further constructor arguments of the loss class (e.g.
+            `form`, `gather`).
+
+    Returns:
+        A `keras.losses.Loss`.
+
+    >>> make_loss("nt_xent").temperature
+    0.2
+    """
+    validation.check_choice(name, LOSSES, "name")
+    if temperature is not None:
+        temperature = validation.check_temperature(temperature)
+    if lambda_weight is not None:
+        lambda_weight = validation.check_lambda(lambda_weight)
+    args = dict(DEFAULTS[name])
+    given = {"temperature": temperature, "lambda_weight": lambda_weight}
+    for key, value in given.items():
+        if key in args and value is not None:
+            args[key] = value
+    if name in _SEEDED:
+        args["seed"] = seed
+    args.update(kwargs)
+    return LOSSES[name](**args)

@@ -1,0 +1,162 @@
+import keras
+import numpy as np
+import pytest
+from loss_helpers import np_logsumexp
+from loss_helpers import np_normalize
+from loss_helpers import random_pair
+from loss_helpers import value_and_grad
+
+from kcontrast.losses import NTXent
+from kcontrast.losses import nt_xent
+
+pytestmark = pytest.mark.backend
+
+
+def reference_nt_xent(z1, z2, t):
+    """Slow float64 SimCLR-form NT-Xent: loops over the 2n anchors."""
+    h = np_normalize(np.concatenate([z1, z2], axis=0))
+    n2 = h.shape[0]
+    n = n2 // 2
+    total = 0.0
+    for i in range(n2):
+        partner = (i + n) % n2
+        logits = [h[i] @ h[k] / t for k in range(n2) if k != i]
+        total += np_logsumexp(logits) - h[i] @ h[partner] / t
+    return total / n2
+
+
+@pytest.mark.parametrize("n", [2, 7, 64])
+@pytest.mark.parametrize("d", [8, 128])
+@pytest.mark.parametrize("t", [0.05, 0.2, 1.0])
+@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+def test_matches_numpy_reference(n, d, t, form):
+    z1, z2 = random_pair(n, d, seed=n * 1000 + d)
+    expected = reference_nt_xent(z1, z2, t)
+    got = float(NTXent(temperature=t, form=form)(z1, z2))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("t", [0.05, 0.2, 1.0])
+def test_forms_agree(t):
+    z1, z2 = random_pair(16, 32, seed=3)
+    a = float(nt_xent(z1, z2, t, form="simclr"))
+    b = float(nt_xent(z1, z2, t, form="cross_view"))
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+def test_symmetric_in_views(form):
+    z1, z2 = random_pair(9, 16, seed=4)
+    a = float(nt_xent(z1, z2, 0.2, form=form))
+    b = float(nt_xent(z2, z1, 0.2, form=form))
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_keras_cv_simclr_loss_is_twice_ours():
+    """keras_cv.losses.SimCLRLoss sums the a->b and b->a cross-entropies
+    (like google-research/simclr) where we average them: it is exactly 2x
+    NT-Xent for rows whose squared norm exceeds its 1e-7 clamp."""
+    keras_cv = pytest.importorskip("keras_cv")
+    for t in (0.05, 0.2, 1.0):
+        z1, z2 = random_pair(12, 32, seed=5)
+        theirs = float(keras_cv.losses.SimCLRLoss(temperature=t)(z1, z2))
+        ours = float(NTXent(temperature=t)(z1, z2))
+        np.testing.assert_allclose(theirs, 2.0 * ours, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+def test_identity_gather_gives_same_loss(form):
+    z1, z2 = random_pair(8, 16, seed=6)
+    plain = float(NTXent(0.2, form=form)(z1, z2))
+    gathered = float(NTXent(0.2, form=form, gather=lambda z: (z, 0))(z1, z2))
+    np.testing.assert_allclose(gathered, plain, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+def test_global_negatives_match_reference(form):
+    """Replica 1 of 3: local anchors against all gathered views."""
+    n, d, t = 4, 8, 0.2
+    z1_all, z2_all = random_pair(3 * n, d, seed=7)
+    offset = n
+    z1, z2 = z1_all[offset:offset + n], z2_all[offset:offset + n]
+    got = float(nt_xent(z1, z2, t, form, z1_all, z2_all, offset))
+    h = np_normalize(np.concatenate([z1_all, z2_all], axis=0))
+    big_n = 3 * n
+    anchors = [offset + i for i in range(n)]
+    anchors += [big_n + offset + i for i in range(n)]
+    total = 0.0
+    for i in anchors:
+        partner = (i + big_n) % (2 * big_n)
+        logits = [h[i] @ h[k] / t for k in range(2 * big_n) if k != i]
+        total += np_logsumexp(logits) - h[i] @ h[partner] / t
+    np.testing.assert_allclose(got, total / (2 * n), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+@pytest.mark.parametrize("case", ["t=0.01", "zeros", "bfloat16", "float16"])
+def test_finite_loss_and_gradients(form, case):
+    z1, z2 = random_pair(8, 16, seed=8)
+    t = 0.2
+    if case == "t=0.01":
+        t = 0.01
+    elif case == "zeros":
+        z1 = np.zeros_like(z1)
+        z2 = np.zeros_like(z2)
+    loss = NTXent(temperature=t, form=form)
+    if case in ("bfloat16", "float16"):
+        z1 = keras.ops.cast(z1, case)
+        z2 = keras.ops.cast(z2, case)
+        value = loss(z1, z2)
+        assert keras.backend.standardize_dtype(value.dtype) == "float32"
+        z1 = keras.ops.convert_to_numpy(keras.ops.cast(z1, "float32"))
+        z2 = keras.ops.convert_to_numpy(keras.ops.cast(z2, "float32"))
+    value, grads = value_and_grad(lambda a, b: loss(a, b), z1, z2)
+    assert np.isfinite(value)
+    for g in grads:
+        assert np.all(np.isfinite(g))
+
+
+def test_returns_float32_scalar():
+    z1, z2 = random_pair(4, 8)
+    value = NTXent()(z1, z2)
+    assert tuple(value.shape) == ()
+    assert keras.backend.standardize_dtype(value.dtype) == "float32"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": 0.0}, "temperature=0.0"),
+        ({"temperature": -1.0}, "temperature=-1.0"),
+        ({"form": "bogus"}, "form='bogus'"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NTXent(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "shape1, shape2, match",
+    [
+        ((4, 8), (4, 9), r"z2.shape=\(4, 9\)"),
+        ((4, 8), (5, 8), r"z2.shape=\(5, 8\)"),
+        ((4, 8, 1), (4, 8, 1), r"z1.shape=\(4, 8, 1\)"),
+        ((8,), (8,), r"z1.shape=\(8,\)"),
+        ((1, 8), (1, 8), r"batch size >= 2.*z1.shape=\(1, 8\)"),
+    ],
+)
+def test_bad_shapes(shape1, shape2, match):
+    with pytest.raises(ValueError, match=match):
+        NTXent()(np.ones(shape1, "float32"), np.ones(shape2, "float32"))
+
+
+@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+def test_config_round_trip(form):
+    loss = NTXent(temperature=0.3, form=form, name="my_loss")
+    config = keras.saving.serialize_keras_object(loss)
+    restored = keras.saving.deserialize_keras_object(config)
+    assert isinstance(restored, NTXent)
+    assert restored.get_config() == loss.get_config()
+    z1, z2 = random_pair(5, 8)
+    np.testing.assert_allclose(float(restored(z1, z2)), float(loss(z1, z2)))
