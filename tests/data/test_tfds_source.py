@@ -1,0 +1,104 @@
+"""The tfds path, for real: tiny tfds datasets are built on disk and loaded by name."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from kcontrast.data import build_dataset
+from kcontrast.data import load_source
+
+
+def _images(split_id, n, shape):
+    rng = np.random.default_rng(split_id)
+    for i in range(n):
+        h, w = shape if shape[0] else (6 + i % 5, 9 - i % 3)
+        yield i, {"image": rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "label": i % 3}
+
+
+class KcontrastTestFixedShapes(tfds.core.GeneratorBasedBuilder):
+    """Fixed 8x8 RGB images, 3 classes, a train and a test split."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    # A one-part module name makes tfds skip its package-resource lookup of
+    # the builder's code (which needs the optional `importlib_resources`).
+    __module__ = "kcontrast_tfds_fixture"
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(8, 8, 3)),
+                "label": tfds.features.ClassLabel(num_classes=3),
+            }),
+        )
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(0, 12), "test": self._generate_examples(1, 6)}
+
+    def _generate_examples(self, split_id, n):
+        yield from _images(split_id, n, (8, 8))
+
+
+class KcontrastTestVariableShapes(tfds.core.GeneratorBasedBuilder):
+    """Images of varying size, only a train split."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    # A one-part module name makes tfds skip its package-resource lookup of
+    # the builder's code (which needs the optional `importlib_resources`).
+    __module__ = "kcontrast_tfds_fixture"
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(None, None, 3)),
+                "label": tfds.features.ClassLabel(num_classes=3),
+            }),
+        )
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(0, 20)}
+
+    def _generate_examples(self, split_id, n):
+        yield from _images(split_id, n, (None, None))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tfds")
+    for cls in (KcontrastTestFixedShapes, KcontrastTestVariableShapes):
+        cls(data_dir=str(path)).download_and_prepare()
+    return str(path)
+
+
+def _reference(name, data_dir, split):
+    ds = tfds.load(name, split=split, data_dir=data_dir, batch_size=-1)
+    return tfds.as_numpy(ds)
+
+
+def test_loads_a_prepared_dataset_by_name(data_dir):
+    ds = load_source("kcontrast_test_fixed_shapes", data_dir=data_dir)
+    assert ds.num_classes == {"label": 3}
+    assert ds.train.images.shape == (12, 8, 8, 3) and ds.test.images.shape == (6, 8, 8, 3)
+    assert ds.train.images.dtype == np.float32
+    ref = _reference("kcontrast_test_fixed_shapes", data_dir, "train")
+    np.testing.assert_allclose(ds.train.images * 255, ref["image"], atol=1e-3)
+    np.testing.assert_array_equal(ds.train.labels["label"], ref["label"])
+
+
+def test_variable_size_images_are_squared_and_train_only_is_split(data_dir):
+    ds = load_source("kcontrast_test_variable_shapes", data_dir=data_dir)
+    assert ds.train.images.shape[1:] == (64, 64, 3)
+    assert len(ds.train) == 18 and len(ds.test) == 2
+    assert 0.0 <= ds.train.images.min() and ds.train.images.max() <= 1.0
+
+
+def test_builders_accept_a_tfds_base(data_dir):
+    ds = build_dataset("randbit", base="kcontrast_test_fixed_shapes", bits=4, data_dir=data_dir)
+    assert ds.input_shape == (8, 8, 7)
+
+
+def test_unknown_name_lists_known_sources():
+    with pytest.raises(ValueError, match="no_such_dataset_xyz") as info:
+        load_source("no_such_dataset_xyz")
+    assert "mnist5k" in str(info.value) and "fashion_mnist" in str(info.value)
