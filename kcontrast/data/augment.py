@@ -2,7 +2,13 @@
 
 An augmentation is a callable `fn(images, seed) -> images` on float32
 [B, H, W, C] in [0, 1] with an int tensor seed [2]; the same seed gives the
-same output. `make_augmentation(name)` returns a preset from `AUGMENTATIONS`.
+same output. `make_augmentation(name)` returns a preset from `AUGMENTATIONS`:
+
+- "companion": the RandBits companion code: random crop (area 0.5-1, aspect
+  3/4-4/3) resized back to the input size, nothing else.
+- "cifar": SimCLR on CIFAR (crop 0.08-1, flip, jitter s=0.5 p=0.8, gray 0.2).
+- "imagenet": SimCLR on ImageNet (as cifar with s=1.0, blur p=0.5).
+- "none": identity.
 
 >>> import tensorflow as tf
 >>> aug = make_augmentation("companion")
@@ -11,11 +17,12 @@ TensorShape([4, 28, 28, 1])
 """
 
 from kcontrast.data.random_resized_crop import random_resized_crop
+from kcontrast.data.simclr import PRESETS
+from kcontrast.data.simclr import SimCLRAugment
 
 
 def companion(images, seed):
-    """The RandBits companion augmentation: random crop (area 0.5-1, aspect
-    3/4-4/3) resized back to the input size; nothing else."""
+    """Random crop (area 0.5-1, aspect 3/4-4/3) resized to the input size."""
     return random_resized_crop(images, seed, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3))
 
 
@@ -27,6 +34,8 @@ def identity(images, seed):
 
 AUGMENTATIONS = {
     "companion": lambda: companion,
+    "cifar": lambda: SimCLRAugment(**PRESETS["cifar"]),
+    "imagenet": lambda: SimCLRAugment(**PRESETS["imagenet"]),
     "none": lambda: identity,
 }
 
