@@ -9,10 +9,16 @@
 
 import inspect
 
+from kcontrast.data.digit_on_image import digit_on_image
+from kcontrast.data.modified_multi_digits import modified_multi_digits
+from kcontrast.data.multi_digits import multi_digits
 from kcontrast.data.randbit import randbit
 
 BUILDERS = {
     "randbit": randbit,
+    "digit_on_image": digit_on_image,
+    "multi_digits": multi_digits,
+    "modified_multi_digits": modified_multi_digits,
 }
 
 

@@ -10,6 +10,7 @@
 
 from kcontrast.data.fashion_mnist import load_fashion_mnist
 from kcontrast.data.mnist5k import load_mnist5k
+from kcontrast.data.split import Dataset
 
 SOURCES = {
     "mnist5k": load_mnist5k,
@@ -49,3 +50,19 @@ def load_source(name, data_dir=None):
             f"tensorflow-datasets name (mnist, cifar10, cifar100, "
             f"imagenet2012, tf_flowers, ...); Received: base={name!r}"
         ) from e
+
+
+def resolve_source(base, data_dir=None):
+    """`base` as a `Dataset`: a `Dataset` passes through, a name is loaded.
+
+    Builders take either, so tests and users can compose their own sources.
+    The `Dataset` must have a "label" label.
+    """
+    if isinstance(base, Dataset):
+        if "label" not in base.train.labels:
+            raise ValueError(
+                "Expected a source Dataset with a 'label' label; Received: "
+                f"labels {sorted(base.train.labels)} in base={base.name!r}"
+            )
+        return base
+    return load_source(base, data_dir=data_dir)
