@@ -1,11 +1,19 @@
 """The CLI's loss names, their paper defaults, and `make_loss`."""
 
 from kcontrast.losses import validation
+from kcontrast.losses.decoupled_nt_xent import DecoupledNTXent
 from kcontrast.losses.nt_xent import NTXent
+from kcontrast.losses.swd import SWDHypercube
+from kcontrast.losses.swd import SWDHypersphere
+from kcontrast.losses.swd import SWDNormal
 
 # CLI name -> loss class.
 LOSSES = {
     "nt_xent": NTXent,
+    "decoupled_nt_xent": DecoupledNTXent,
+    "swd_normal": SWDNormal,
+    "swd_hypersphere": SWDHypersphere,
+    "swd_hypercube": SWDHypercube,
 }
 
 # CLI name -> the hyperparameters the paper reports for it (Chen, Luo, Li
@@ -15,10 +23,14 @@ LOSSES = {
 # that argument of `make_loss` after checking it.
 DEFAULTS = {
     "nt_xent": {"temperature": 0.2},
+    "decoupled_nt_xent": {"temperature": 1.0, "lambda_weight": 0.1},
+    "swd_normal": {"lambda_weight": 5.0},
+    "swd_hypersphere": {"lambda_weight": 5.0},
+    "swd_hypercube": {"lambda_weight": 5.0},
 }
 
 # Losses that draw random numbers and therefore take a seed.
-_SEEDED = set()
+_SEEDED = {"swd_normal", "swd_hypersphere", "swd_hypercube"}
 
 
 def make_loss(name, temperature=None, lambda_weight=None, seed=None,

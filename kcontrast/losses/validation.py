@@ -22,6 +22,11 @@ def check_temperature(temperature, name="temperature"):
     return value
 
 
+def check_positive(value, name):
+    """Returns `value` as a float after checking that it is > 0."""
+    return check_temperature(value, name)
+
+
 def check_lambda(lambda_weight, name="lambda_weight"):
     """Returns `lambda_weight` as a float after checking that it is >= 0."""
     try:

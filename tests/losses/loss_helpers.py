@@ -48,3 +48,35 @@ def value_and_grad(fn, *args):
         return (value.detach().cpu().numpy(),
                 [g.detach().cpu().numpy() for g in grads])
     raise NotImplementedError(backend)
+
+
+def np_alignment(h1, h2):
+    """Mean over the n*d elements of (h1 - h2)^2 / 2, by loops."""
+    h1 = np.asarray(h1, np.float64)
+    h2 = np.asarray(h2, np.float64)
+    n, d = h1.shape
+    total = 0.0
+    for i in range(n):
+        for j in range(d):
+            total += (h1[i, j] - h2[i, j]) ** 2 / 2
+    return total / (n * d)
+
+
+def np_logsumexp_distribution(h, t, h_all=None):
+    """Mean over rows of logsumexp over all columns (self included) - log d."""
+    h = np.asarray(h, np.float64)
+    h_all = h if h_all is None else np.asarray(h_all, np.float64)
+    rows = [np_logsumexp([h[i] @ h_all[k] / t for k in range(len(h_all))])
+            for i in range(len(h))]
+    return float(np.mean(rows)) - np.log(h.shape[1])
+
+
+def np_sliced_wasserstein(h, prior, w):
+    """Sorts each projected column with Python's sorted()."""
+    x = np.asarray(h, np.float64) @ np.asarray(w, np.float64)
+    y = np.asarray(prior, np.float64) @ np.asarray(w, np.float64)
+    total = 0.0
+    for j in range(x.shape[1]):
+        xs, ys = sorted(x[:, j]), sorted(y[:, j])
+        total += sum((a - b) ** 2 for a, b in zip(xs, ys))
+    return total / x.size

@@ -25,10 +25,15 @@ def reference_nt_xent(z1, z2, t):
     return total / n2
 
 
-@pytest.mark.parametrize("n", [2, 7, 64])
-@pytest.mark.parametrize("d", [8, 128])
-@pytest.mark.parametrize("t", [0.05, 0.2, 1.0])
-@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+CROSS_VIEW_CASES = [(2, 8, 0.05), (2, 128, 1.0), (7, 8, 0.2),
+                    (7, 128, 0.05), (64, 8, 1.0), (64, 128, 0.2)]
+
+
+@pytest.mark.parametrize(
+    "n, d, t, form",
+    [(n, d, t, "simclr") for n in (2, 7, 64) for d in (8, 128)
+     for t in (0.05, 0.2, 1.0)]
+    + [case + ("cross_view",) for case in CROSS_VIEW_CASES])
 def test_matches_numpy_reference(n, d, t, form):
     z1, z2 = random_pair(n, d, seed=n * 1000 + d)
     expected = reference_nt_xent(z1, z2, t)
@@ -55,7 +60,13 @@ def test_symmetric_in_views(form):
 def test_keras_cv_simclr_loss_is_twice_ours():
     """keras_cv.losses.SimCLRLoss sums the a->b and b->a cross-entropies
     (like google-research/simclr) where we average them: it is exactly 2x
-    NT-Xent for rows whose squared norm exceeds its 1e-7 clamp."""
+    NT-Xent for rows whose squared norm exceeds its 1e-7 clamp.
+
+    Run under TensorFlow only: importing keras_cv costs seconds on every
+    backend (it imports TensorFlow), and this compares definitions; the
+    NumPy reference above covers the backends."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("definition check, run once under tensorflow")
     keras_cv = pytest.importorskip("keras_cv")
     for t in (0.05, 0.2, 1.0):
         z1, z2 = random_pair(12, 32, seed=5)

@@ -39,3 +39,27 @@ def test_unknown_name_lists_known_ones():
         make_loss("bogus")
     for name in LOSSES:
         assert name in str(info.value)
+
+
+def test_paper_defaults():
+    assert make_loss("nt_xent").temperature == 0.2
+    decoupled = make_loss("decoupled_nt_xent")
+    assert (decoupled.temperature, decoupled.lambda_weight) == (1.0, 0.1)
+    for name in ("swd_normal", "swd_hypersphere", "swd_hypercube"):
+        assert make_loss(name).lambda_weight == 5.0
+
+
+def test_seed_and_irrelevant_arguments():
+    loss = make_loss("swd_hypercube", temperature=0.5, lambda_weight=2.0,
+                     seed=9)
+    assert (loss.lambda_weight, loss.seed) == (2.0, 9)
+    assert loss.seed_generator is not None
+    # NT-Xent has no lambda and no randomness: both are checked, then unused.
+    loss = make_loss("nt_xent", lambda_weight=3.0, seed=9)
+    assert loss.temperature == 0.2 and loss.seed_generator is None
+    with pytest.raises(ValueError, match="temperature=0"):
+        make_loss("swd_normal", temperature=0)
+
+
+def test_extra_constructor_arguments():
+    assert make_loss("nt_xent", form="cross_view").form == "cross_view"

@@ -1,0 +1,144 @@
+"""The generalized contrastive loss: alignment + lambda * distribution."""
+
+import keras
+from keras import ops
+
+from kcontrast.losses import validation
+from kcontrast.losses.alignment import alignment
+from kcontrast.losses.logsumexp_distribution import logsumexp_distribution
+from kcontrast.losses.normalize import l2_normalize
+from kcontrast.losses.normalize import to_float32
+from kcontrast.losses.nt_xent import apply_gather
+from kcontrast.losses.priors import PRIORS
+from kcontrast.losses.priors import sample_prior
+from kcontrast.losses.sliced_wasserstein import random_orthogonal
+from kcontrast.losses.sliced_wasserstein import sliced_wasserstein
+
+DISTRIBUTIONS = ("logsumexp", "swd")
+
+
+@keras.saving.register_keras_serializable(package="kcontrast")
+class GeneralizedContrastiveLoss(keras.losses.Loss):
+    """Generalized contrastive loss (Chen, Luo, Li 2021, eq. 3).
+
+    ```
+    h_v  = l2_normalize(z_v) if normalize else z_v          (v = 1, 2)
+    H    = [h1; h2]                                          (2n x d)
+    loss = scale * (alignment(h1, h2) + lambda * D(H))
+    D(H) = logsumexp_distribution(H, t)                 distribution="logsumexp"
+         = sliced_wasserstein(H, P, W)                  distribution="swd"
+    ```
+
+    For SWD, W is a fresh random d x d orthogonal matrix and P fresh `[2n,
+    d]` samples of the prior at every call, drawn from the loss's own
+    `seed_generator` (a `keras.random.SeedGenerator`). A model that tracks
+    `loss.seed_generator` threads its state through stateless (JAX, jit)
+    training, so each step draws new ones; with a fixed `seed` a run is
+    reproducible.
+
+    Companion-code configurations: decoupled NT-Xent = logsumexp with
+    normalize=True; SWD normal prior with raw h; SWD uniform-hypersphere
+    prior (normal rows, normalized) with normalized h; SWD uniform
+    hypercube U(-1, 1) with raw h. `normalize=None` picks exactly these.
+
+    Args:
+        distribution: `"logsumexp"` or `"swd"`.
+        prior: SWD prior, one of `"normal"`, `"hypersphere"`,
+            `"hypercube"` (ignored for logsumexp).
+        lambda_weight: lambda >= 0.
+        temperature: t > 0 of the logsumexp term (ignored for SWD).
+        normalize: l2-normalize z1, z2 first; None = the companion default
+            (True for logsumexp and the hypersphere prior, else False).
+        scale: overall factor > 0 (the companion's `loss_scaling`).
+        seed: int or None, seed of the SWD `SeedGenerator`.
+        gather: optional scale-out hook `gather(z) -> (z_all, offset)`
+            returning every replica's projections (global negatives). The
+            alignment stays local; the logsumexp term takes the local rows
+            as anchors against all gathered rows; SWD matches the gathered
+            batch. A runtime attribute, not part of `get_config`.
+        name, reduction, dtype: as for `keras.losses.Loss`; the loss is
+            computed in float32.
+
+    Call args:
+        z1, z2: `[n, d]` projections of the two views (n >= 2 for
+            logsumexp), with a static d for SWD.
+
+    Returns:
+        Scalar float32.
+
+    >>> import numpy as np
+    >>> z1 = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    >>> loss = GeneralizedContrastiveLoss("swd", prior="normal", seed=1)
+    >>> float(loss(z1, z1)) > 0
+    True
+    """
+
+    def __init__(self, distribution="logsumexp", prior="normal",
+                 lambda_weight=1.0, temperature=1.0, normalize=None,
+                 scale=1.0, seed=None, gather=None, name=None,
+                 reduction="sum_over_batch_size", dtype="float32"):
+        super().__init__(name=name or f"generalized_{distribution}",
+                         reduction=reduction, dtype=dtype)
+        self.distribution = validation.check_choice(
+            distribution, DISTRIBUTIONS, "distribution")
+        self.prior = validation.check_choice(prior, PRIORS, "prior")
+        self.lambda_weight = validation.check_lambda(lambda_weight)
+        self.temperature = validation.check_temperature(temperature)
+        self.scale = validation.check_positive(scale, "scale")
+        if normalize is None:
+            normalize = (distribution == "logsumexp" or PRIORS[prior][1])
+        self.normalize = bool(normalize)
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError(
+                f"Expected `seed` to be an int or None; Received: seed={seed!r}"
+            )
+        self.seed = seed
+        self.gather = gather
+        if distribution == "swd":
+            self.seed_generator = keras.random.SeedGenerator(
+                seed, name=f"{self.name}_seed_generator")
+        else:
+            self.seed_generator = None
+
+    def distribution_term(self, h, h_all):
+        """D(H) for local rows `h` and gathered rows `h_all` (`[2n|2N, d]`)."""
+        if self.distribution == "logsumexp":
+            return logsumexp_distribution(h, self.temperature, h_all)
+        dim = h.shape[-1]
+        if dim is None:
+            raise ValueError(
+                "Expected z1, z2 with a static feature dimension for SWD; "
+                f"Received: shape={tuple(h.shape)}"
+            )
+        projection = random_orthogonal(dim, self.seed_generator)
+        prior = ops.stop_gradient(
+            sample_prior(self.prior, ops.shape(h_all), self.seed_generator))
+        return sliced_wasserstein(h_all, prior, projection)
+
+    def call(self, y_true, y_pred):
+        min_batch = 2 if self.distribution == "logsumexp" else 1
+        validation.check_pair(y_true, y_pred, min_batch=min_batch)
+        z1, z2 = to_float32(y_true), to_float32(y_pred)
+        z1_all, z2_all, _ = apply_gather(self.gather, z1, z2)
+        if self.normalize:
+            z1, z2 = l2_normalize(z1), l2_normalize(z2)
+            if z1_all is not None:
+                z1_all, z2_all = l2_normalize(z1_all), l2_normalize(z2_all)
+        h = ops.concatenate([z1, z2], axis=0)
+        h_all = h if z1_all is None else ops.concatenate([z1_all, z2_all], 0)
+        total = (alignment(z1, z2)
+                 + self.lambda_weight * self.distribution_term(h, h_all))
+        return self.scale * total
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "distribution": self.distribution,
+            "prior": self.prior,
+            "lambda_weight": self.lambda_weight,
+            "temperature": self.temperature,
+            "normalize": self.normalize,
+            "scale": self.scale,
+            "seed": self.seed,
+        })
+        return config
