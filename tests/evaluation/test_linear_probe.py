@@ -1,0 +1,87 @@
+"""Linear probe: reaches sklearn's logistic regression, multi-label, determinism."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+from kcontrast.evaluation import linear_probe
+from kcontrast.evaluation.standardize import Standardizer
+
+pytestmark = pytest.mark.backend
+
+
+def digits_split():
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order].astype(np.float32), y[order]
+    return x[:1200], y[:1200], x[1200:], y[1200:]
+
+
+def mixture(n, dim=64, classes=10, seed=0):
+    """Overlapping Gaussian classes: a linear probe cannot be perfect."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 0.35
+    y = rng.integers(0, classes, n)
+    x = centres[y] + rng.normal(size=(n, dim))
+    return x.astype(np.float32), y
+
+
+def sklearn_accuracy(train_x, train_y, test_x, test_y):
+    s = Standardizer(train_x)
+    clf = LogisticRegression(max_iter=5000).fit(s(train_x), train_y)
+    return clf.score(s(test_x), test_y)
+
+
+def test_reaches_sklearn_on_digits():
+    train_x, train_y, test_x, test_y = digits_split()
+    result = linear_probe(train_x, train_y, test_x, test_y, num_classes=10, seed=0)
+    reference = sklearn_accuracy(train_x, train_y, test_x, test_y)
+    assert result["accuracy"] >= reference - 0.02, (result, reference)
+    assert result["num_train"] + result["num_val"] == 1200
+    assert result["num_test"] == len(test_y)
+
+
+def test_reaches_sklearn_on_overlapping_classes():
+    x, y = mixture(3000)
+    result = linear_probe(x[:2000], y[:2000], x[2000:], y[2000:], seed=1)
+    reference = sklearn_accuracy(x[:2000], y[:2000], x[2000:], y[2000:])
+    assert 0.3 < reference < 0.95
+    assert result["accuracy"] >= reference - 0.02, (result, reference)
+
+
+def test_same_seed_same_result_and_affine_invariance():
+    x, y = mixture(800, dim=16, seed=2)
+    a = linear_probe(x[:600], y[:600], x[600:], y[600:], seed=3)
+    b = linear_probe(x[:600], y[:600], x[600:], y[600:], seed=3)
+    assert a == b
+    # Standardization makes a per-feature affine map of the features irrelevant.
+    scale = np.linspace(0.5, 20, 16, dtype=np.float32)
+    c = linear_probe(x[:600] * scale + 7, y[:600], x[600:] * scale + 7, y[600:], seed=3)
+    assert c["accuracy"] == pytest.approx(a["accuracy"], abs=0.01)
+
+
+def test_multi_label_per_class_accuracy():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(1500, 20)).astype(np.float32)
+    w = rng.normal(size=(20, 4))
+    y = (x @ w + 2.0 * rng.normal(size=(1500, 4)) > 0).astype(np.int64)
+    result = linear_probe(x[:1000], y[:1000], x[1000:], y[1000:], num_classes=4,
+                          multi_label=True, seed=0)
+    assert len(result["per_class_accuracy"]) == 4
+    assert result["accuracy"] == pytest.approx(np.mean(result["per_class_accuracy"]))
+    s = Standardizer(x[:1000])
+    for c in range(4):
+        ref = LogisticRegression(max_iter=2000).fit(s(x[:1000]), y[:1000, c]).score(
+            s(x[1000:]), y[1000:, c])
+        assert result["per_class_accuracy"][c] >= ref - 0.03
+
+
+def test_bad_arguments():
+    x, y = mixture(50, dim=4)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        linear_probe(x[:40], y[:40], x[40:], y[40:], validation_fraction=1.5)
+    with pytest.raises(ValueError, match="multi_label"):
+        linear_probe(x[:40], y[:40], x[40:], y[40:], multi_label=True)
+    with pytest.raises(ValueError, match="num_classes"):
+        linear_probe(x[:40], y[:40], x[40:], y[40:], num_classes=3)
