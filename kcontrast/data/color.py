@@ -144,18 +144,25 @@ def color_jitter(images, seed, strength=1.0, probability=0.8, random_order=True)
     for position in range(4):
         op = tf.where(apply, order[:, position], -1)
         if rgb:
-            # Brightness, saturation and hue are one matrix; the others identity.
+            # One affine map per example and position: brightness, saturation
+            # and hue are 3x3 matrices; contrast f * x + (1 - f) * mean is the
+            # matrix f * I plus a per-channel bias; the others are identity.
+            is_contrast = tf.equal(op, 1)
+            f = tf.where(is_contrast, contrast, 1.0)[:, None, None]
             matrix = tf.where(
                 tf.equal(op, 0)[:, None, None], brightness_matrix(brightness),
                 tf.where(
                     tf.equal(op, 2)[:, None, None], saturation_matrix(saturation),
-                    tf.where(tf.equal(op, 3)[:, None, None], hue_matrix(hue), tf.eye(3)),
+                    tf.where(tf.equal(op, 3)[:, None, None], hue_matrix(hue), f * tf.eye(3)),
                 ),
             )
-            images = apply_color_matrix(images, matrix)
+            mean = tf.reduce_mean(images, axis=[1, 2])  # [B, C]
+            bias = (1.0 - f[:, :, 0]) * mean
+            out = tf.einsum("bhwc,bdc->bhwd", images, matrix) + bias[:, None, None, :]
+            images = tf.clip_by_value(out, 0.0, 1.0)
         else:
             images = adjust_brightness(images, tf.where(tf.equal(op, 0), brightness, 1.0))
-        images = adjust_contrast(images, tf.where(tf.equal(op, 1), contrast, 1.0))
+            images = adjust_contrast(images, tf.where(tf.equal(op, 1), contrast, 1.0))
     return images
 
 

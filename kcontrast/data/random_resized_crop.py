@@ -58,7 +58,7 @@ def sample_boxes(batch_size, height, width, seed, scale=(0.5, 1.0),
 
 
 def random_resized_crop(images, seed, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3),
-                        size=None, attempts=10):
+                        size=None, attempts=10, flip=False):
     """Crops a random box per example and resizes it (bilinear).
 
     Args:
@@ -66,6 +66,8 @@ def random_resized_crop(images, seed, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3),
         seed: int tensor [2].
         scale, ratio, attempts: see `sample_boxes`.
         size: output (H', W'); default the input (H, W).
+        flip: also flip each crop left-right with p=0.5, for free: the box's
+            x0 and x1 are swapped, which `crop_and_resize` reads as a flip.
 
     Returns:
         float32 [B, H', W', C].
@@ -78,6 +80,13 @@ def random_resized_crop(images, seed, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3),
         if size[0] is None or size[1] is None:
             size = tf.stack([h, w])
     boxes = sample_boxes(b, h, w, seed, scale, ratio, attempts)
+    if flip:
+        flip_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+        flipped = tf.random.stateless_uniform(tf.reshape(b, [1]), flip_seed) < 0.5
+        y0, x0, y1, x1 = tf.unstack(boxes, axis=1)
+        boxes = tf.stack(
+            [y0, tf.where(flipped, x1, x0), y1, tf.where(flipped, x0, x1)], axis=1
+        )
     return tf.image.crop_and_resize(
         images, boxes, tf.range(b), size, method="bilinear"
     )

@@ -67,8 +67,11 @@ class SimCLRAugment:
         images = tf.convert_to_tensor(images, tf.float32)
         seeds = tf.random.experimental.stateless_split(seed, 6)
         if self.crop_scale is not None:
-            images = random_resized_crop(images, seeds[0], self.crop_scale, self.crop_ratio)
-        if self.flip:
+            # The flip rides on the crop box (x0 and x1 swapped): no extra pass.
+            images = random_resized_crop(
+                images, seeds[0], self.crop_scale, self.crop_ratio, flip=self.flip
+            )
+        elif self.flip:
             b = tf.shape(images)[0]
             flip = tf.random.stateless_uniform(tf.reshape(b, [1]), seeds[1]) < 0.5
             images = tf.where(flip[:, None, None, None], tf.reverse(images, [2]), images)

@@ -38,3 +38,14 @@ def test_crop_shows_the_boxed_region():
     out = random_resized_crop(ramp, seed, (0.5, 1.0), (0.75, 4 / 3)).numpy()
     centre = (boxes[:, 1] + boxes[:, 3]) / 2
     np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), centre, atol=1e-3)
+
+
+def test_flip_rides_on_the_box():
+    x = tf.random.stateless_uniform((64, 12, 12, 1), [0, 5])
+    seed = tf.constant([3, 3])
+    plain = random_resized_crop(x, seed, (1.0, 1.0), (1.0, 1.0)).numpy()
+    flipped = random_resized_crop(x, seed, (1.0, 1.0), (1.0, 1.0), flip=True).numpy()
+    mirrored = np.all(np.isclose(flipped, plain[:, :, ::-1], atol=1e-5), axis=(1, 2, 3))
+    same = np.all(np.isclose(flipped, plain, atol=1e-5), axis=(1, 2, 3))
+    assert (mirrored | same).all()
+    assert 0.2 < mirrored.mean() < 0.8
