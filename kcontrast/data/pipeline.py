@@ -62,7 +62,9 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     Args:
         split: a `kcontrast.data.Split`.
         augment: preset name (`kcontrast.data.augment.AUGMENTATIONS`) or a
-            callable `fn(images [B,H,W,C], seed int [2]) -> images`.
+            callable `fn(images [B,H,W,C], seed int [2]) -> images`; a
+            callable with `stateful = True` (e.g. `KerasSimCLRAugment`) is
+            mapped serially so that its own generators stay reproducible.
         batch_size: examples per batch.
         seed: int seed of the order and the augmentations.
         shuffle: reshuffle the examples every pass.
@@ -101,7 +103,12 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         y = {name: tf.gather(value, index) for name, value in labels.items()}
         return {"view1": v1, "view2": v2}, y
 
-    ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # An augmentation with stateful randomness (Keras layers' SeedGenerators)
+    # is reproducible only when batches reach it in order: map it serially.
+    if getattr(aug, "stateful", False):
+        ds = ds.map(make_views)
+    else:
+        ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -29,7 +29,7 @@ def _describe(labels, multi_label, i, bits):
             parts.append(f"{name}={int(value[i])}")
     if bits is not None:
         parts.append(f"bit_value={int(bits[i])}")
-    return ", ".join(parts)
+    return "\n".join(parts)
 
 
 def _show(ax, image):
@@ -79,7 +79,7 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
             _show(ax, image[..., :c])
             if i == 0:
                 ax.set_title(title, fontsize=9)
-        axes[i, 0].set_ylabel(_describe(labels, ds.multi_label, i, bits).replace(", ", "\n"), fontsize=7,
+        axes[i, 0].set_ylabel(_describe(labels, ds.multi_label, i, bits), fontsize=7,
                               rotation=0, ha="right", va="center")
     config = ", ".join(f"{k}={v}" for k, v in ds.config.items() if k != "data_dir")
     config = "\n".join(textwrap.wrap(config, 70))
