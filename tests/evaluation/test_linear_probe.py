@@ -51,14 +51,15 @@ def test_reaches_sklearn_on_overlapping_classes():
 
 
 def test_same_seed_same_result_and_affine_invariance():
-    x, y = mixture(800, dim=16, seed=2)
-    a = linear_probe(x[:600], y[:600], x[600:], y[600:], seed=3)
-    b = linear_probe(x[:600], y[:600], x[600:], y[600:], seed=3)
+    x, y = mixture(300, dim=16, seed=2)
+    kwargs = dict(seed=3, max_epochs=3)
+    a = linear_probe(x[:200], y[:200], x[200:], y[200:], **kwargs)
+    b = linear_probe(x[:200], y[:200], x[200:], y[200:], **kwargs)
     assert a == b
     # Standardization makes a per-feature affine map of the features irrelevant.
     scale = np.linspace(0.5, 20, 16, dtype=np.float32)
-    c = linear_probe(x[:600] * scale + 7, y[:600], x[600:] * scale + 7, y[600:], seed=3)
-    assert c["accuracy"] == pytest.approx(a["accuracy"], abs=0.01)
+    c = linear_probe(x[:200] * scale + 7, y[:200], x[200:] * scale + 7, y[200:], **kwargs)
+    assert c["accuracy"] == pytest.approx(a["accuracy"], abs=0.02)
 
 
 def test_multi_label_per_class_accuracy():

@@ -1,0 +1,202 @@
+"""Probe an exported model: linear probe and kNN on its frozen features.
+
+    python -m kcontrast.probe --saved_model=saved_models/NAME \\
+        [--dataset=randbit] [--label=label] [--feature=representation]
+
+1. reads the export's ``config.json`` (refuses a SavedModel kcontrast did not
+   write) and checks ``--feature`` against the exported features;
+2. rebuilds the dataset: ``--dataset`` names a builder of
+   ``kcontrast.data.BUILDERS`` (default: the one recorded at export); the
+   recorded builder config is reused when the names match, and
+   ``--dataset_config='{"bits": 10}'`` overrides or adds arguments;
+3. loads the SavedModel with ``tf.saved_model.load`` and streams the train and
+   test splits (``kcontrast.data.pipeline.probe_dataset``) through its
+   ``serve`` endpoint, keeping only ``--feature``;
+4. for each ``--label`` (default: every label of the dataset) runs
+   ``kcontrast.evaluation.linear_probe`` and ``knn_classify``;
+5. prints one line per label and writes the results as JSON to ``--out``
+   (default ``<saved_model>/probes/<dataset>-<feature>.json``), atomically.
+
+A bad request (not a kcontrast export, unknown feature, label or dataset,
+input shape mismatch) ends with one line on stderr and exit code 2.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+from kcontrast.export import import_tensorflow_quietly, read_export_config
+
+
+class ProbeError(ValueError):
+    """A bad probe request; its message is one line."""
+
+
+def _dataset_request(config, name, overrides):
+    recorded = config.get("dataset") or {}
+    name = name or recorded.get("builder")
+    if not name:
+        raise ProbeError(
+            "Expected --dataset (the export records no dataset); Received: dataset=None")
+    kwargs = dict(recorded.get("config") or {}) if name == recorded.get("builder") else {}
+    if overrides:
+        try:
+            extra = json.loads(overrides)
+        except ValueError:
+            extra = None
+        if not isinstance(extra, dict):
+            raise ProbeError(
+                f"Expected --dataset_config to be a JSON object; Received: {overrides}")
+        kwargs.update(extra)
+    return name, kwargs
+
+
+def _limit(split, n):
+    import dataclasses
+
+    if not n or len(split) <= n:
+        return split
+    return dataclasses.replace(
+        split, images=split.images[:n],
+        labels={k: v[:n] for k, v in split.labels.items()},
+        extra=None if split.extra is None else split.extra[:n],
+        info={k: v[:n] for k, v in split.info.items()})
+
+
+def _write_json(path, record):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=2, sort_keys=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=None,
+                      feature="representation", batch_size=256, max_examples=None,
+                      seed=0, k=20, temperature=0.07):
+    """Linear probe and kNN of one exported feature, per label.
+
+    Args:
+        saved_model: an export directory written by `kcontrast.export`.
+        dataset: builder name (default: the recorded one).
+        dataset_config: JSON object text overriding builder arguments.
+        labels: label names (default: all of the dataset).
+        feature: exported feature name.
+        batch_size: images per SavedModel call.
+        max_examples: keep only the first examples of each split (quick runs).
+        seed: linear-probe seed.
+        k, temperature: kNN parameters.
+
+    Returns:
+        dict with `saved_model`, `feature`, `dataset` (builder and config),
+        `backend` (of training), `num_train`, `num_test` and `results`
+        (label -> {"linear": ..., "knn": ...}).
+
+    Raises:
+        ProbeError / ExportError (ValueErrors): the one-line CLI errors.
+    """
+    config = read_export_config(saved_model)
+    features = sorted(config.get("features", {}))
+    if feature not in features:
+        raise ProbeError(
+            f"Expected --feature among {features}; Received: feature={feature!r}")
+    name, kwargs = _dataset_request(config, dataset, dataset_config)
+
+    from kcontrast.data import BUILDERS, build_dataset
+    from kcontrast.data.pipeline import probe_dataset
+    from kcontrast.evaluation import evaluate_labels, extract_features
+
+    if name not in BUILDERS:
+        raise ProbeError(f"Expected --dataset among {sorted(BUILDERS)}; Received: dataset={name!r}")
+    try:
+        ds = build_dataset(name, **kwargs)
+    except ValueError as e:
+        raise ProbeError(str(e).splitlines()[0]) from None
+    available = sorted(ds.num_classes)
+    labels = list(labels or available)
+    unknown = [l for l in labels if l not in ds.num_classes]
+    if unknown:
+        raise ProbeError(f"Expected --label among {available}; Received: label={unknown}")
+    train, test = _limit(ds.train, max_examples), _limit(ds.test, max_examples)
+    data_shape = list(train.images.shape[1:-1]) + [train.images.shape[-1] + train.num_extra]
+    model_shape = list(config["input"]["shape"][1:])
+    if data_shape != model_shape:
+        raise ProbeError(
+            f"Expected images of shape {model_shape} (the export's input); "
+            f"Received: dataset {name} gives {data_shape}")
+
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(saved_model)
+    train_x, train_y = extract_features(loaded, probe_dataset(train, batch_size), [feature])
+    test_x, test_y = extract_features(loaded, probe_dataset(test, batch_size), [feature])
+    results = evaluate_labels(
+        train_x[feature], {l: train_y[l] for l in labels},
+        test_x[feature], {l: test_y[l] for l in labels},
+        num_classes={l: ds.num_classes[l] for l in labels},
+        multi_label=ds.multi_label, seed=seed, k=k, temperature=temperature)
+    return {"saved_model": saved_model, "feature": feature,
+            "dataset": {"builder": name, "config": kwargs},
+            "backend": config.get("backend"), "num_train": len(train),
+            "num_test": len(test), "k": k, "temperature": temperature,
+            "seed": seed, "results": results}
+
+
+def main(argv=None):
+    """The CLI: one line on stderr and exit code 2 on a bad request."""
+    from absl import flags
+
+    fv = flags.FlagValues()
+    flags.DEFINE_string("saved_model", None, "Export directory written by kcontrast.export.", flag_values=fv)
+    flags.DEFINE_string("dataset", None, "Dataset builder (default: the one recorded at export).", flag_values=fv)
+    flags.DEFINE_string("dataset_config", None, "JSON object of builder arguments to override.", flag_values=fv)
+    flags.DEFINE_list("label", None, "Label name(s) to probe (default: all).", flag_values=fv)
+    flags.DEFINE_string("feature", "representation", "Exported feature to probe.", flag_values=fv)
+    flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.", flag_values=fv)
+    flags.DEFINE_integer("max_examples", None, "Use only the first examples of each split.", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "Linear-probe seed.", flag_values=fv)
+    flags.DEFINE_integer("k", 20, "kNN neighbours.", flag_values=fv)
+    flags.DEFINE_float("temperature", 0.07, "kNN temperature.", flag_values=fv)
+    flags.DEFINE_string("out", None, "Results JSON (default <saved_model>/probes/<dataset>-<feature>.json).", flag_values=fv)
+    argv = list(sys.argv if argv is None else argv)
+    try:
+        fv(argv)
+        import_tensorflow_quietly()
+        if not fv.saved_model:
+            raise ProbeError("Expected --saved_model=PATH; Received: saved_model=None")
+        if fv.batch_size < 1 or fv.k < 1 or not fv.temperature > 0 or (
+                fv.max_examples is not None and fv.max_examples < 2):
+            raise ProbeError(
+                "Expected batch_size >= 1, k >= 1, temperature > 0, max_examples >= 2; "
+                f"Received: batch_size={fv.batch_size}, k={fv.k}, "
+                f"temperature={fv.temperature}, max_examples={fv.max_examples}")
+        record = probe_saved_model(
+            fv.saved_model, dataset=fv.dataset, dataset_config=fv.dataset_config,
+            labels=fv.label, feature=fv.feature, batch_size=fv.batch_size,
+            max_examples=fv.max_examples, seed=fv.seed, k=fv.k,
+            temperature=fv.temperature)
+    except (flags.Error, ValueError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"kcontrast.probe: error: {message}", file=sys.stderr)
+        return 2
+    out = fv.out or os.path.join(
+        fv.saved_model, "probes", f"{record['dataset']['builder']}-{fv.feature}.json")
+    _write_json(out, record)
+    for label, result in record["results"].items():
+        print(f"{label}: linear {result['linear']['accuracy']:.4f}  "
+              f"knn {result['knn']['accuracy']:.4f}  ({fv.feature}, "
+              f"{record['num_train']} train / {record['num_test']} test)")
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
