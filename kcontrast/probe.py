@@ -110,6 +110,7 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
             f"Expected --feature among {features}; Received: feature={feature!r}")
     name, kwargs = _dataset_request(config, dataset, dataset_config)
 
+    import_tensorflow_quietly()
     from kcontrast.data import BUILDERS, build_dataset
     from kcontrast.data.pipeline import probe_dataset
     from kcontrast.evaluation import evaluate_labels, extract_features
@@ -169,7 +170,6 @@ def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
     try:
         fv(argv)
-        import_tensorflow_quietly()
         if not fv.saved_model:
             raise ProbeError("Expected --saved_model=PATH; Received: saved_model=None")
         if fv.batch_size < 1 or fv.k < 1 or not fv.temperature > 0 or (

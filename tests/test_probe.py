@@ -1,0 +1,150 @@
+"""The probing workflow end to end: train, save a run, export (CLI), probe (CLI).
+
+Runs under every backend: the run is trained and the probe's linear layer is
+fitted under the test's backend; the export always runs under TensorFlow.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from kcontrast.data import build_dataset
+from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
+from kcontrast.evaluation import extract_features, knn_classify, linear_probe
+from kcontrast.models import ContrastiveModel, projection_head, small_convnet
+from kcontrast.pretrain import save_point
+from kcontrast.probe import main, probe_saved_model
+
+pytestmark = pytest.mark.backend
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = 300
+
+
+def first(split, n):
+    return dataclasses.replace(
+        split, images=split.images[:n],
+        extra=None if split.extra is None else split.extra[:n],
+        labels={k: v[:n] for k, v in split.labels.items()},
+        info={k: v[:n] for k, v in split.info.items()})
+
+
+def run_module(module, *args):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, "-m", module, *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny model trained a few steps, saved as a run, exported by the CLI."""
+    root = tmp_path_factory.mktemp("probe")
+    ds = build_dataset("randbit", base="mnist5k", bits=2, seed=0)
+    keras.utils.set_random_seed(0)
+    encoder = small_convnet(ds.input_shape)
+    model = ContrastiveModel(
+        encoder, projection_head(encoder.outputs[0].shape[-1], hidden_units=32,
+                                 output_units=16),
+        probes=dict(ds.num_classes))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(pretrain_dataset(first(ds.train, 256), batch_size=64, seed=0),
+              epochs=1, verbose=0)
+    run_dir = root / "run"
+    save_point(model, {"name": "tiny", "seed": 0}, ds, str(run_dir))
+    path = root / "saved_models" / "tiny"
+    done = run_module("kcontrast.export", f"--run={run_dir}", f"--out={path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return str(path), model, ds
+
+
+def test_probe_cli_end_to_end(exported, tmp_path):
+    path, model, ds = exported
+    config = json.loads(open(os.path.join(path, "config.json")).read())
+    assert config["backend"] == keras.backend.backend()
+    assert config["dataset"]["builder"] == "randbit"
+    assert config["dataset"]["config"]["bits"] == 2
+
+    out = tmp_path / "result.json"
+    done = run_module("kcontrast.probe", f"--saved_model={path}", "--label=label",
+                      f"--max_examples={EXAMPLES}", f"--out={out}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "label: linear" in done.stdout
+    record = json.loads(out.read_text())
+    assert record["feature"] == "representation"
+    assert record["num_train"] == record["num_test"] == EXAMPLES
+    result = record["results"]["label"]
+    # Random-ish conv features of MNIST digits are far above chance (0.1).
+    assert result["linear"]["accuracy"] > 0.3
+    assert result["knn"]["accuracy"] > 0.3
+
+    # The same protocol on features of the Keras model in this process.
+    train_x, train_y = extract_features(
+        model, probe_dataset(first(ds.train, EXAMPLES), 128), ["representation"])
+    test_x, test_y = extract_features(
+        model, probe_dataset(first(ds.test, EXAMPLES), 128), ["representation"])
+    assert train_x["representation"].shape[0] == EXAMPLES
+    linear = linear_probe(train_x["representation"], train_y["label"],
+                          test_x["representation"], test_y["label"], num_classes=10)
+    knn = knn_classify(train_x["representation"], train_y["label"],
+                       test_x["representation"], test_y["label"], num_classes=10)
+    assert linear["accuracy"] == pytest.approx(result["linear"]["accuracy"], abs=0.02)
+    assert knn["accuracy"] == pytest.approx(result["knn"]["accuracy"], abs=0.02)
+
+
+def test_probe_another_feature_in_process(exported):
+    path, _, _ = exported
+    record = probe_saved_model(path, feature="stage1", max_examples=100)
+    assert record["feature"] == "stage1"
+    assert set(record["results"]) == {"label"}
+    assert 0.0 <= record["results"]["label"]["linear"]["accuracy"] <= 1.0
+
+
+def call_main(capsys, *args):
+    code = main(["kcontrast.probe", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+def test_unknown_feature_lists_the_available_ones(exported, capsys):
+    path, _, _ = exported
+    code, err = call_main(capsys, f"--saved_model={path}", "--feature=nope")
+    assert code == 2 and len(err) == 1
+    assert "Expected --feature among" in err[0]
+    for name in ("representation", "projection", "stage1", "probe_label"):
+        assert name in err[0]
+
+
+def test_unknown_label_lists_the_available_ones(exported, capsys):
+    path, _, _ = exported
+    code, err = call_main(capsys, f"--saved_model={path}", "--label=colour")
+    assert code == 2 and len(err) == 1
+    assert "Expected --label among ['label']" in err[0]
+
+
+def test_foreign_saved_model_is_refused(tmp_path, capsys):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    module.serve = tf.function(lambda x: {"out": x * module.scale},
+                               input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "foreign"))
+    code, err = call_main(capsys, f"--saved_model={tmp_path / 'foreign'}")
+    assert code == 2 and len(err) == 1
+    assert "exported by kcontrast" in err[0]
+    code, err = call_main(capsys)
+    assert code == 2 and len(err) == 1 and "--saved_model" in err[0]
+
+
+def test_cli_error_has_no_traceback(tmp_path):
+    done = run_module("kcontrast.probe", f"--saved_model={tmp_path / 'missing'}")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"kcontrast.probe: error: Expected a SavedModel directory; Received: "
+        f"saved_model={tmp_path / 'missing'} (not a directory)"]
