@@ -5,10 +5,10 @@ from keras import ops
 
 from kcontrast.losses import validation
 from kcontrast.losses.alignment import alignment
+from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.logsumexp_distribution import logsumexp_distribution
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
-from kcontrast.losses.nt_xent import apply_gather
 from kcontrast.losses.priors import PRIORS
 from kcontrast.losses.priors import sample_prior
 from kcontrast.losses.sliced_wasserstein import random_orthogonal
@@ -25,8 +25,8 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
     h_v  = l2_normalize(z_v) if normalize else z_v          (v = 1, 2)
     H    = [h1; h2]                                          (2n x d)
     loss = scale * (alignment(h1, h2) + lambda * D(H))
-    D(H) = logsumexp_distribution(H, t)                 distribution="logsumexp"
-         = sliced_wasserstein(H, P, W)                  distribution="swd"
+    D(H) = logsumexp_distribution(H, t)         distribution="logsumexp"
+         = sliced_wasserstein(H, P, W)          distribution="swd"
     ```
 
     For SWD, W is a fresh random d x d orthogonal matrix and P fresh `[2n,
@@ -89,9 +89,8 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             normalize = (distribution == "logsumexp" or PRIORS[prior][1])
         self.normalize = bool(normalize)
         if seed is not None and not isinstance(seed, int):
-            raise ValueError(
-                f"Expected `seed` to be an int or None; Received: seed={seed!r}"
-            )
+            raise ValueError("Expected `seed` to be an int or None; "
+                             f"Received: seed={seed!r}")
         self.seed = seed
         self.gather = gather
         if distribution == "swd":

@@ -4,21 +4,23 @@ import keras
 from keras import ops
 
 from kcontrast.losses import validation
+from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
 
 FORMS = ("simclr", "cross_view")
 
-# Subtracted from masked logits (self-similarities). Finite, unlike -inf, so
-# no 0 * inf can appear in a gradient; exp(-1e9 - max) is exactly 0 in
-# float32 for any temperature >= 1e-7.
+# Replaces masked logits (self-similarities). Finite, unlike -inf, so no
+# 0 * inf or inf - inf can appear in a value or gradient; exp(-1e9 - max) is
+# exactly 0 in float32 for any temperature >= 1e-7.
 LARGE_NUM = 1e9
 
 
 def _self_mask(n, offset, num_cols):
-    """One-hot rows marking column `offset + i` for local row i: [n, cols]."""
-    idx = ops.arange(n) + ops.cast(offset, "int32")
-    return ops.one_hot(idx, num_cols, dtype="float32")
+    """Boolean `[n, num_cols]`, True at column `offset + i` of local row i."""
+    rows = ops.arange(n, dtype="int32") + ops.cast(offset, "int32")
+    cols = ops.arange(num_cols, dtype="int32")
+    return ops.equal(ops.expand_dims(rows, 1), ops.expand_dims(cols, 0))
 
 
 def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
@@ -37,15 +39,21 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     other views (self masked out) with logits cos-sim / t.
 
     Cross-view form (google-research/simclr `add_contrastive_loss`): for
-    view a, the logits are `[h1 h2^T / t, h1 h1^T / t - LARGE * I]`
-    (n x 2n), the labels the diagonal of the first block; likewise for view
-    b with h1 and h2 swapped; the loss is the mean of the a->b and b->a
-    cross-entropies. Row i of view a holds exactly the logits of anchor i
-    in the SimCLR form (its partner, the n - 1 other rows of view b and
-    the n - 1 other rows of view a), so both forms are equal; the forms
-    differ only in the order of the computation. Note that the
+    view a, the logits are `[h1 h2^T / t, h1 h1^T / t]` (n x 2n) with the
+    diagonal of the second block set to -LARGE, the labels the diagonal of
+    the first block; likewise for view b with h1 and h2 swapped; the loss
+    is the mean of the a->b and b->a cross-entropies. Row i of view a
+    holds exactly the logits of anchor i in the SimCLR form (its partner,
+    the n - 1 other rows of view b and the n - 1 other rows of view a), so
+    both forms are equal; they differ only in the order of the
+    computation. Note that the
     google-research code returns the *sum* loss_a + loss_b, twice this
     value; we use the mean so that the two forms coincide.
+
+    `keras_cv.losses.SimCLRLoss(t)(z1, z2)` is the cross-view form with the
+    sum, i.e. exactly 2 x this loss, with one more difference: it
+    normalizes with x / sqrt(max(|x|^2, 1e-7)), so rows with |x|^2 < 1e-7
+    are not scaled to unit norm there (here: x / sqrt(|x|^2 + 1e-12)).
 
     Global negatives (scale-out): `z1_all`, `z2_all` ([N, d]) are the
     projections of every replica concatenated along the batch, and
@@ -67,7 +75,7 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
 
     >>> import numpy as np
     >>> z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
-    >>> round(float(nt_xent(z, z, 1.0)), 4) < round(float(nt_xent(z, -z, 1.0)), 4)
+    >>> float(nt_xent(z, z, 1.0)) < float(nt_xent(z, -z, 1.0))
     True
     """
     temperature = validation.check_temperature(temperature)
@@ -98,7 +106,7 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         mask = ops.concatenate(
             [_self_mask(n, offset, 2 * big_n),
              _self_mask(n, big_n + offset, 2 * big_n)], axis=0)
-        logits = logits - LARGE_NUM * mask
+        logits = ops.where(mask, -LARGE_NUM, logits)
         pos = ops.sum(h1 * h2, axis=-1) * inv_t
         pos = ops.concatenate([pos, pos], axis=0)
         return ops.mean(ops.logsumexp(logits, axis=-1) - pos)
@@ -107,31 +115,17 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     mask = _self_mask(n, offset, big_n)
     labels = ops.expand_dims(ops.arange(n) + ops.cast(offset, "int32"), 1)
 
-    def one_direction(ha, hb, aa, ab):
+    def one_direction(ha, aa, ab):
         logits_ab = ops.matmul(ha, ops.transpose(ab)) * inv_t
         logits_aa = ops.matmul(ha, ops.transpose(aa)) * inv_t
-        logits_aa = logits_aa - LARGE_NUM * mask
+        logits_aa = ops.where(mask, -LARGE_NUM, logits_aa)
         logits = ops.concatenate([logits_ab, logits_aa], axis=1)
         target = ops.take_along_axis(logits_ab, labels, axis=1)[:, 0]
         return ops.mean(ops.logsumexp(logits, axis=-1) - target)
 
-    loss_a = one_direction(h1, h2, a1, a2)
-    loss_b = one_direction(h2, h1, a2, a1)
+    loss_a = one_direction(h1, a1, a2)
+    loss_b = one_direction(h2, a2, a1)
     return 0.5 * (loss_a + loss_b)
-
-
-def apply_gather(gather, z1, z2):
-    """Runs the scale-out hook on both views.
-
-    `gather(z)` must return `(z_all, offset)`: the `[N, d]` concatenation of
-    every replica's `z` and the row where this replica's rows start. Returns
-    `(z1_all, z2_all, offset)`, or `(None, None, 0)` when `gather` is None.
-    """
-    if gather is None:
-        return None, None, 0
-    z1_all, offset = gather(z1)
-    z2_all, _ = gather(z2)
-    return z1_all, z2_all, offset
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
@@ -146,9 +140,10 @@ class NTXent(keras.losses.Loss):
             cross-entropy) or `"cross_view"` (the google-research/simclr
             layout, mean of the a->b and b->a losses). Equal in value.
         gather: optional scale-out hook, `gather(z) -> (z_all, offset)`,
-            giving the projections of all replicas (global negatives). It is
-            a runtime attribute: not part of `get_config` (set it again
-            after loading). `None` means single device.
+            giving the projections of all replicas (global negatives; see
+            `kcontrast.losses.gather`). A runtime attribute, not part of
+            `get_config` (set it again after loading). `None` means a
+            single device.
         name, reduction, dtype: as for `keras.losses.Loss`; the loss is
             always computed in float32.
 

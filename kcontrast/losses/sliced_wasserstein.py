@@ -11,7 +11,7 @@ def sliced_wasserstein(h, prior_samples, projection):
     """Squared sliced Wasserstein distance along the columns of `projection`.
 
     ```
-    X = sort_rows(h W),  Y = sort_rows(P W)   (each column sorted over the batch)
+    X = sort(h W),  Y = sort(P W)    (each column sorted over the batch)
     sliced_wasserstein(h, P, W) = 1/(m k) sum_{i, j} (X_ij - Y_ij)^2
     ```
 
@@ -19,10 +19,10 @@ def sliced_wasserstein(h, prior_samples, projection):
     m points each matches them in sorted order, so this is the mean over
     the k slices of the squared 2-Wasserstein distance
     W2^2 = 1/m sum_i (X_ij - Y_ij)^2 between the projected batch and the
-    projected prior samples (the companion code's `reduce_mean`). Each column is sorted with `ops.sort`:
-    O(m log m) time per slice and O(m k) memory, not the m x m rank matrix
-    of the companion code. It is 0 when `h` and `prior_samples` hold the
-    same rows in any order.
+    projected prior samples (the companion code's `reduce_mean`). Each
+    column is sorted with `ops.sort`: O(m log m) time per slice and O(m k)
+    memory, not the m x m rank matrix of the companion code. It is 0 when
+    `h` and `prior_samples` hold the same rows in any order.
 
     Args:
         h: `[m, d]` rows (both views stacked).

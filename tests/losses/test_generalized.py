@@ -29,8 +29,9 @@ def swd_draws(seed, prior, shape):
     return ops.convert_to_numpy(w), ops.convert_to_numpy(p)
 
 
-@pytest.mark.parametrize("n, d, t, normalize",
-                         [case + (i % 2 == 0,) for i, case in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "n, d, t, normalize",
+    [case + (i % 2 == 0,) for i, case in enumerate(CASES)])
 def test_logsumexp_matches_reference(n, d, t, normalize):
     z1, z2 = random_pair(n, d, seed=n * d)
     loss = GeneralizedContrastiveLoss("logsumexp", lambda_weight=0.7,
@@ -189,3 +190,18 @@ def test_generalized_config_round_trip():
     restored = keras.saving.deserialize_keras_object(
         keras.saving.serialize_keras_object(loss))
     assert restored.get_config() == loss.get_config()
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_unknown_batch_size_under_tf_function(name):
+    """model.fit on TensorFlow traces with an unknown batch dimension."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow-only: symbolic batch dimension")
+    import tensorflow as tf
+
+    loss = make_loss(name, seed=0)
+    fn = tf.function(loss, input_signature=[tf.TensorSpec([None, 16])] * 2)
+    z1, z2 = random_pair(6, 16)
+    np.testing.assert_allclose(float(fn(z1, z2)),
+                               float(make_loss(name, seed=0)(z1, z2)),
+                               rtol=1e-5)

@@ -63,3 +63,21 @@ def test_seed_and_irrelevant_arguments():
 
 def test_extra_constructor_arguments():
     assert make_loss("nt_xent", form="cross_view").form == "cross_view"
+
+
+@pytest.mark.backend
+def test_keras_file_round_trip(tmp_path):
+    """A `.keras` save of a ContrastiveModel restores each registered loss."""
+    models = pytest.importorskip("kcontrast.models")
+    x = keras.Input((6,))
+    encoder = keras.Model(x, keras.layers.Dense(8)(x))
+    h = keras.Input((8,))
+    head = keras.Model(h, keras.layers.Dense(4)(h))
+    for name in LOSSES:
+        loss = make_loss(name, temperature=0.3, lambda_weight=0.7, seed=5)
+        model = models.ContrastiveModel(encoder, head, loss=loss)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        restored = keras.saving.load_model(path).contrastive_loss
+        assert type(restored) is type(loss)
+        assert restored.get_config() == loss.get_config()
