@@ -107,24 +107,13 @@ def adjust_hue(images, delta):
     return apply_color_matrix(images, hue_matrix(delta))
 
 
-def color_jitter(images, seed, strength=1.0, probability=0.8, random_order=True):
-    """SimCLR colour jitter of strength s, per example.
+def _affine(images, matrix, bias):
+    """clip(matrix[b] @ x + bias[b], 0, 1) per pixel."""
+    out = tf.einsum("bhwc,bdc->bhwd", images, matrix) + bias[:, None, None, :]
+    return tf.clip_by_value(out, 0.0, 1.0)
 
-    Brightness, contrast and saturation factors ~ U[max(0, 1 - 0.8s), 1 + 0.8s],
-    hue delta ~ U[-0.2s, 0.2s]; an example is jittered with `probability`, its
-    four ops in a random order (or brightness, contrast, saturation, hue).
-    Values are clipped to [0, 1] after every op.
 
-    Args:
-        images: float32 [B, H, W, C] in [0, 1], C = 1 or 3.
-        seed: int tensor [2].
-        strength: s >= 0.
-        probability: chance that an example is jittered at all.
-        random_order: shuffle the four ops per example.
-
-    Returns:
-        float32 [B, H, W, C] in [0, 1].
-    """
+def _color_jitter(images, seed, strength, probability, random_order):
     b = tf.shape(images)[0]
     rgb = images.shape[-1] == 3
     seeds = tf.random.experimental.stateless_split(seed, 6)
@@ -147,8 +136,7 @@ def color_jitter(images, seed, strength=1.0, probability=0.8, random_order=True)
             # One affine map per example and position: brightness, saturation
             # and hue are 3x3 matrices; contrast f * x + (1 - f) * mean is the
             # matrix f * I plus a per-channel bias; the others are identity.
-            is_contrast = tf.equal(op, 1)
-            f = tf.where(is_contrast, contrast, 1.0)[:, None, None]
+            f = tf.where(tf.equal(op, 1), contrast, 1.0)[:, None, None]
             matrix = tf.where(
                 tf.equal(op, 0)[:, None, None], brightness_matrix(brightness),
                 tf.where(
@@ -156,14 +144,34 @@ def color_jitter(images, seed, strength=1.0, probability=0.8, random_order=True)
                     tf.where(tf.equal(op, 3)[:, None, None], hue_matrix(hue), f * tf.eye(3)),
                 ),
             )
-            mean = tf.reduce_mean(images, axis=[1, 2])  # [B, C]
-            bias = (1.0 - f[:, :, 0]) * mean
-            out = tf.einsum("bhwc,bdc->bhwd", images, matrix) + bias[:, None, None, :]
-            images = tf.clip_by_value(out, 0.0, 1.0)
+            bias = (1.0 - f[:, :, 0]) * tf.reduce_mean(images, axis=[1, 2])
+            images = _affine(images, matrix, bias)
         else:
             images = adjust_brightness(images, tf.where(tf.equal(op, 0), brightness, 1.0))
             images = adjust_contrast(images, tf.where(tf.equal(op, 1), contrast, 1.0))
     return images
+
+
+def color_jitter(images, seed, strength=1.0, probability=0.8, random_order=True):
+    """SimCLR colour jitter of strength s, per example.
+
+    Brightness, contrast and saturation factors ~ U[max(0, 1 - 0.8s), 1 + 0.8s],
+    hue delta ~ U[-0.2s, 0.2s]; an example is jittered with `probability`, its
+    four ops in a random order (or brightness, contrast, saturation, hue).
+    Values are clipped to [0, 1] after every op.
+
+    Args:
+        images: float32 [B, H, W, C] in [0, 1], C = 1 or 3.
+        seed: int tensor [2].
+        strength: s >= 0.
+        probability: chance that an example is jittered at all.
+        random_order: shuffle the four ops per example.
+
+    Returns:
+        float32 [B, H, W, C] in [0, 1].
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    return _color_jitter(images, seed, float(strength), float(probability), bool(random_order))
 
 
 def random_grayscale(images, seed, probability=0.2):

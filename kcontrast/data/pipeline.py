@@ -97,11 +97,14 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
 
     def make_views(index, batch_seed):
         x = tf.gather(images, index)
-        view_seeds = tf.random.experimental.stateless_split(batch_seed, 2)
-        v1 = append_extra(aug(x, view_seeds[0]), None if extra is None else tf.gather(extra, index))
-        v2 = append_extra(aug(x, view_seeds[1]), None if extra is None else tf.gather(extra, index))
+        # Both views in one call on [x; x]: every example's randomness is drawn
+        # independently, so the halves are two independent views, and each op
+        # runs once per batch instead of twice.
+        both = aug(tf.concat([x, x], axis=0), batch_seed)
+        v1, v2 = tf.split(both, 2, axis=0)
+        e = None if extra is None else tf.gather(extra, index)
         y = {name: tf.gather(value, index) for name, value in labels.items()}
-        return {"view1": v1, "view2": v2}, y
+        return {"view1": append_extra(v1, e), "view2": append_extra(v2, e)}, y
 
     # An augmentation with stateful randomness (Keras layers' SeedGenerators)
     # is reproducible only when batches reach it in order: map it serially.

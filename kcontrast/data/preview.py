@@ -48,17 +48,13 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
     Returns:
         The built `Dataset`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from kcontrast.data.pipeline import pretrain_dataset
     from kcontrast.data.registry import build_dataset
 
     if data_dir is not None:
         kwargs["data_dir"] = data_dir
     ds = build_dataset(dataset, **kwargs)
+    from kcontrast.data.pipeline import pretrain_dataset  # TensorFlow: after the checks
+
     split = ds.train
     views, labels = next(iter(pretrain_dataset(
         split, augment=augment, batch_size=num_examples, seed=seed, shuffle=True
@@ -73,6 +69,11 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
         split, augment="none", batch_size=num_examples, seed=seed, shuffle=True
     )))
     clean = clean["view1"].numpy()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(num_examples, 3, figsize=(6.6, 2.3 * num_examples), squeeze=False)
     for i in range(num_examples):
         for ax, image, title in zip(axes[i], (clean[i], v1[i], v2[i]), ("example", "view 1", "view 2")):

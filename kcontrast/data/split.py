@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Split:
     """One split of a dataset.
 
@@ -65,7 +65,7 @@ class Split:
         return 0 if self.extra is None else int(self.extra.shape[1])
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
     """A built dataset: two splits and their label metadata.
 

@@ -13,7 +13,7 @@ def _overlap(a, b):
 @pytest.mark.parametrize("placement", ["random", "grid"])
 def test_digits_inside_canvas_match_slots_and_do_not_overlap(placement, digit_classifier):
     ds = build_dataset("multi_digits", num_digits=3, canvas_size=64, digit_size_range=(18, 28),
-                       placement=placement, num_train=200, num_test=200, seed=1)
+                       placement=placement, num_train=100, num_test=150, seed=1)
     mnist = load_mnist5k()
     assert ds.input_shape == (64, 64, 1)
     assert ds.multi_label == {"presence"}
