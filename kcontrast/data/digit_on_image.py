@@ -127,6 +127,11 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
         "object_index": int64 [N]}.
     """
     _check(image_size, digit_size, grid, merge, digit_intensity, num_unique_digits, test_digits)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"Expected seed to be an int >= 0; Received: seed={seed!r}")
+    for name, value in (("num_train", num_train), ("num_test", num_test)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"Expected {name} to be an int >= 1 or None; Received: {name}={value!r}")
     object_source = resolve_source(objects, data_dir)
     digit_source = resolve_source(digits, data_dir)
     available = len(digit_source.train)

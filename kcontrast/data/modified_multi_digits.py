@@ -66,6 +66,7 @@ def modified_multi_digits(size_a=40, size_b=20, canvas_size=64, digits="mnist5k"
     for name, value in (("size_a", size_a), ("size_b", size_b), ("canvas_size", canvas_size),
                         ("num_train", num_train), ("num_test", num_test)):
         _check_int(name, value)
+    _check_int("seed", seed, low=0)
     for name, value in (("size_a", size_a), ("size_b", size_b)):
         if value > canvas_size:
             raise ValueError(

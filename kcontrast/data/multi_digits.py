@@ -97,6 +97,7 @@ def multi_digits(num_digits=3, canvas_size=64, digit_size_range=(20, 28),
     _check_int("canvas_size", canvas_size)
     _check_int("num_train", num_train)
     _check_int("num_test", num_test)
+    _check_int("seed", seed, low=0)
     low, high = digit_size_range
     _check_int("digit_size_range[0]", low)
     if high < low:

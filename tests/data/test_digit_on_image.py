@@ -84,6 +84,8 @@ def test_errors(blank_objects):
         _build(blank_objects, digit_size=60)
     with pytest.raises(ValueError, match="digit_size=20"):
         _build(blank_objects, digit_size=20)  # 0.75 * 56 + 20 > 56
+    with pytest.raises(ValueError, match="seed=-2"):
+        _build(blank_objects, seed=-2)
     with pytest.raises(ValueError, match="merge='mean'"):
         _build(blank_objects, merge="mean")
 

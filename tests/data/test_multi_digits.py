@@ -96,5 +96,9 @@ def test_errors():
         build_dataset("multi_digits", placement="spiral")
     with pytest.raises(ValueError, match="size_a=70"):
         build_dataset("modified_multi_digits", size_a=70, size_b=10, canvas_size=64)
+    with pytest.raises(ValueError, match="seed=-1"):
+        build_dataset("multi_digits", seed=-1)
+    with pytest.raises(ValueError, match="seed=-1"):
+        build_dataset("modified_multi_digits", seed=-1)
     with pytest.raises(ValueError, match="size_a=40, size_b=30"):
         build_dataset("modified_multi_digits", size_a=40, size_b=30, canvas_size=64)
