@@ -22,7 +22,7 @@ model = ContrastiveModel(small_convnet((28, 28, 3)), projection_head(128),
 if sys.argv[3] == "save":
     model.save_weights(weights)
 model.load_weights(weights)
-model.compile(optimizer=keras.optimizers.SGD(0.1))
+model.compile(optimizer=keras.optimizers.SGD(0.01))
 views = {"view1": batch["view1"], "view2": batch["view2"]}
 first = model.train_on_batch(views, {"label": batch["label"]}, return_dict=True)
 second = model.train_on_batch(views, {"label": batch["label"]}, return_dict=True)
@@ -56,4 +56,4 @@ def test_train_step_losses_agree_across_backends(tmp_path):
         for key, value in ref["first"].items():
             assert got["first"][key] == pytest.approx(value, abs=1e-4), (backend, key)
         # the update itself agrees too: the loss after one SGD step
-        assert got["second_loss"] == pytest.approx(ref["second_loss"], abs=1e-3), backend
+        assert got["second_loss"] == pytest.approx(ref["second_loss"], rel=1e-3), backend
