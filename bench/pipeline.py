@@ -7,7 +7,8 @@ Prints, for each pipeline, two-view examples per second produced by
 pass), and training examples per second of the small ConvNet
 (`kcontrast.models.small_convnet` + projection head + NT-Xent in
 `ContrastiveModel.fit`, one online probe) on the same batch held in memory,
-so augmentation costs nothing there. The ratio is pipeline / training: above
+so augmentation costs nothing there, and (`fed`) with `fit` reading the
+real pipeline. The ratio is pipeline / training: above
 1 the pipeline keeps up; the goal is >= 3. Both are given per second of wall
 time and per CPU-second of this process: on a shared machine the wall-clock
 figures move with other jobs' load, the CPU-time ratio much less.
@@ -66,7 +67,7 @@ def pipeline_rate(split, augment, batch_size, batches):
     return n / (time.perf_counter() - start), n / (time.process_time() - cpu)
 
 
-def train_rate(input_shape, batch_size, steps):
+def train_rate(input_shape, batch_size, steps, feed=None):
     import keras
     import tensorflow as tf
 
@@ -81,6 +82,8 @@ def train_rate(input_shape, batch_size, steps):
     views = {k: rng.uniform(size=(batch_size,) + tuple(input_shape)).astype(np.float32) for k in ("view1", "view2")}
     labels = {"label": rng.integers(0, 10, batch_size).astype(np.int32)}
     data = tf.data.Dataset.from_tensors((views, labels)).repeat(steps)
+    if feed is not None:  # the real pipeline instead of a batch held in memory
+        data = feed.repeat().take(steps)
 
     class Timer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -118,14 +121,20 @@ def main():
     print(f"backend={backend} batch_size={args.batch_size} cpus={os.cpu_count()} load average={load}")
     print("wall: examples per second of wall time; cpu: examples per CPU-second of this "
           "process (robust to other load on a shared machine)")
+    print("fed: training examples per second when fit reads the real pipeline (both "
+          "share the CPUs); close to 'train' means the pipeline does not starve training")
     print(f"{'pipeline':<26}{'two-view ex/s':>15}{'train ex/s':>12}{'ratio':>7}"
-          f"{'| cpu: pipe':>12}{'train':>8}{'ratio':>7}  source")
+          f"{'| cpu: pipe':>12}{'train':>8}{'ratio':>7}{'| fed ex/s':>11}  source")
+    from kcontrast.data.pipeline import pretrain_dataset
+
     for name, source, split, augment, shape in rows:
         produced, produced_cpu = pipeline_rate(split, augment, args.batch_size, args.batches)
         trained, trained_cpu = train_rate(shape, args.batch_size, args.steps)
+        feed = pretrain_dataset(split, augment=augment, batch_size=args.batch_size, seed=0)
+        fed, _ = train_rate(shape, args.batch_size, args.steps, feed=feed)
         print(f"{name:<26}{produced:>15.0f}{trained:>12.0f}{produced / trained:>6.1f}x"
-              f"{produced_cpu:>12.0f}{trained_cpu:>8.0f}{produced_cpu / trained_cpu:>6.1f}x  {source}",
-              flush=True)
+              f"{produced_cpu:>12.0f}{trained_cpu:>8.0f}{produced_cpu / trained_cpu:>6.1f}x"
+              f"{fed:>11.0f}  {source}", flush=True)
 
 
 if __name__ == "__main__":

