@@ -106,7 +106,9 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
 
     Args:
         objects: object source name (fashion_mnist; cifar10, imagenet2012, any
-            tfds name where available) or a `Dataset`.
+            tfds name where available: only the first 4 * max(num_train,
+            num_test) examples per split are read, resized to image_size) or
+            a `Dataset`.
         digits: digit source name (mnist5k) or a `Dataset`.
         num_unique_digits: size of the training digit pool (None: all digits
             of the digit source's train split).
@@ -132,7 +134,11 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
     for name, value in (("num_train", num_train), ("num_test", num_test)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
             raise ValueError(f"Expected {name} to be an int >= 1 or None; Received: {name}={value!r}")
-    object_source = resolve_source(objects, data_dir)
+    # A tfds object source (cifar10, imagenet2012) is read only as far as
+    # needed, at the canvas size; the seeded subset is then drawn from that.
+    limits = [n for n in (num_train, num_test) if n is not None]
+    read = None if len(limits) < 2 else 4 * max(limits)
+    object_source = resolve_source(objects, data_dir, max_examples=read, image_size=(image_size, image_size))
     digit_source = resolve_source(digits, data_dir)
     available = len(digit_source.train)
     if num_unique_digits is None:

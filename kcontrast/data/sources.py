@@ -18,12 +18,16 @@ SOURCES = {
 }
 
 
-def load_source(name, data_dir=None):
+def load_source(name, data_dir=None, max_examples=None, image_size=None):
     """Loads base source `name`: a key of `SOURCES` or a tfds dataset name.
 
     Args:
         name: "mnist5k", "fashion_mnist", or any tensorflow-datasets name.
         data_dir: where the files are (Fashion-MNIST IDX dir / tfds data_dir).
+        max_examples: tfds datasets only: read at most this many examples per
+            split (the first ones in tfds' fixed order), so that big datasets
+            (imagenet2012) need not fit in memory.
+        image_size: tfds datasets only: (H, W) to resize the images to.
 
     Returns:
         `Dataset` with labels {"label": int32 [N]}.
@@ -41,7 +45,7 @@ def load_source(name, data_dir=None):
     from kcontrast.data.tfds_source import load_tfds
 
     try:
-        return load_tfds(name, data_dir=data_dir)
+        return load_tfds(name, data_dir=data_dir, image_size=image_size, max_examples=max_examples)
     except ValueError as e:
         if "Expected a tensorflow-datasets name" not in str(e):
             raise
@@ -52,7 +56,7 @@ def load_source(name, data_dir=None):
         ) from e
 
 
-def resolve_source(base, data_dir=None):
+def resolve_source(base, data_dir=None, max_examples=None, image_size=None):
     """`base` as a `Dataset`: a `Dataset` passes through, a name is loaded.
 
     Builders take either, so tests and users can compose their own sources.
@@ -65,4 +69,4 @@ def resolve_source(base, data_dir=None):
                 f"labels {sorted(base.train.labels)} in base={base.name!r}"
             )
         return base
-    return load_source(base, data_dir=data_dir)
+    return load_source(base, data_dir=data_dir, max_examples=max_examples, image_size=image_size)

@@ -102,3 +102,18 @@ def test_unknown_name_lists_known_sources():
     with pytest.raises(ValueError, match="no_such_dataset_xyz") as info:
         load_source("no_such_dataset_xyz")
     assert "mnist5k" in str(info.value) and "fashion_mnist" in str(info.value)
+
+
+def test_digit_on_image_over_a_tfds_object_source(data_dir):
+    ds = build_dataset("digit_on_image", objects="kcontrast_test_variable_shapes", num_unique_digits=5,
+                       image_size=32, digit_size=8, num_train=3, num_test=2, data_dir=data_dir)
+    assert ds.input_shape == (32, 32, 3)
+    assert len(ds.train) == 3 and len(ds.test) == 2
+    assert ds.num_classes == {"object": 3, "digit": 10}
+    # At most 4 * max(num_train, num_test) = 12 objects were read per split.
+    assert ds.train.info["object_index"].max() < 12
+
+
+def test_max_examples_and_image_size(data_dir):
+    ds = load_source("kcontrast_test_fixed_shapes", data_dir=data_dir, max_examples=5, image_size=(16, 16))
+    assert ds.train.images.shape == (5, 16, 16, 3) and ds.test.images.shape == (5, 16, 16, 3)
