@@ -62,7 +62,10 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     Args:
         split: a `kcontrast.data.Split`.
         augment: preset name (`kcontrast.data.augment.AUGMENTATIONS`) or a
-            callable `fn(images [B,H,W,C], seed int [2]) -> images`; a
+            callable `fn(images [2B,H,W,C], seed int [2]) -> images`, called
+            once per batch on the batch stacked twice ([x; x]); it must draw
+            each example's randomness independently (the halves become
+            view1 and view2); a
             callable with `stateful = True` (e.g. `KerasSimCLRAugment`) is
             mapped serially so that its own generators stay reproducible.
         batch_size: examples per batch.
