@@ -22,8 +22,27 @@ def random_pair(n, d, seed=0):
     return z1, z2
 
 
-def value_and_grad(fn, *args):
-    """Returns (value, [grads]) of scalar `fn(*args)` w.r.t. every arg."""
+def evaluate(fn, *args):
+    """`float(fn(*args))`, jitted on JAX.
+
+    Eager JAX compiles every op for every new shape, so a loss costs one
+    XLA compile per op there; under `jax.jit` it costs one in all. Only for
+    deterministic functions (a SeedGenerator cannot advance inside `jit`
+    without a StatelessScope).
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return float(jax.jit(fn)(*args))
+    return float(fn(*args))
+
+
+def value_and_grad(fn, *args, jit=True):
+    """Returns (value, [grads]) of scalar `fn(*args)` w.r.t. every arg.
+
+    On JAX the gradient is jitted unless `jit=False` (needed for losses
+    with a SeedGenerator).
+    """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -36,8 +55,9 @@ def value_and_grad(fn, *args):
     if backend == "jax":
         import jax
 
-        value, grads = jax.value_and_grad(
-            lambda *a: fn(*a), argnums=tuple(range(len(args))))(*args)
+        grad_fn = jax.value_and_grad(
+            lambda *a: fn(*a), argnums=tuple(range(len(args))))
+        value, grads = (jax.jit(grad_fn) if jit else grad_fn)(*args)
         return np.asarray(value), [np.asarray(g) for g in grads]
     if backend == "torch":
         import torch

@@ -5,6 +5,7 @@ from loss_helpers import np_alignment
 from loss_helpers import np_logsumexp
 from loss_helpers import np_logsumexp_distribution
 from loss_helpers import np_normalize
+from loss_helpers import evaluate
 from loss_helpers import random_pair
 
 from kcontrast.losses import DecoupledNTXent
@@ -25,8 +26,8 @@ def reference_decoupled(z1, z2, t, lam, scale=1.0):
                                      (64, 8, 1.0), (64, 128, 0.2)])
 def test_matches_reference(n, d, t):
     z1, z2 = random_pair(n, d, seed=n * d + 1)
-    got = float(DecoupledNTXent(temperature=t, lambda_weight=0.3,
-                                scale=2.0)(z1, z2))
+    got = evaluate(DecoupledNTXent(temperature=t, lambda_weight=0.3,
+                                   scale=2.0), z1, z2)
     np.testing.assert_allclose(got, reference_decoupled(z1, z2, t, 0.3, 2.0),
                                rtol=1e-5, atol=1e-5)
 
@@ -46,13 +47,14 @@ def test_relation_to_nt_xent(n, d, t):
         s += np.logaddexp(0.0, h[i] @ h[i] / t - others)
     s /= 2 * n
     a = np_alignment(h1, h2)
-    decoupled = float(DecoupledNTXent(temperature=t, lambda_weight=t)(z1, z2))
-    nt = float(NTXent(temperature=t)(z1, z2))
+    decoupled = evaluate(DecoupledNTXent(temperature=t, lambda_weight=t),
+                         z1, z2)
+    nt = evaluate(NTXent(temperature=t), z1, z2)
     rhs = t * nt + (1 - d) * a + t * s + 1 - t * np.log(d)
     np.testing.assert_allclose(decoupled, rhs, rtol=1e-5, atol=1e-5)
     # scale = d, lambda = t / d weights the alignment as NT-Xent does.
-    rescaled = float(DecoupledNTXent(temperature=t, lambda_weight=t / d,
-                                     scale=d)(z1, z2))
+    rescaled = evaluate(DecoupledNTXent(temperature=t, lambda_weight=t / d,
+                                        scale=d), z1, z2)
     np.testing.assert_allclose(rescaled, t * nt + t * s + 1 - t * np.log(d),
                                rtol=1e-5, atol=1e-5)
 

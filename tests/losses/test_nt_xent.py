@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from loss_helpers import np_logsumexp
 from loss_helpers import np_normalize
+from loss_helpers import evaluate
 from loss_helpers import random_pair
 from loss_helpers import value_and_grad
 
@@ -37,23 +38,23 @@ CROSS_VIEW_CASES = [(2, 8, 0.05), (2, 128, 1.0), (7, 8, 0.2),
 def test_matches_numpy_reference(n, d, t, form):
     z1, z2 = random_pair(n, d, seed=n * 1000 + d)
     expected = reference_nt_xent(z1, z2, t)
-    got = float(NTXent(temperature=t, form=form)(z1, z2))
+    got = evaluate(NTXent(temperature=t, form=form), z1, z2)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("t", [0.05, 0.2, 1.0])
 def test_forms_agree(t):
     z1, z2 = random_pair(16, 32, seed=3)
-    a = float(nt_xent(z1, z2, t, form="simclr"))
-    b = float(nt_xent(z1, z2, t, form="cross_view"))
+    a = evaluate(lambda x, y: nt_xent(x, y, t, form="simclr"), z1, z2)
+    b = evaluate(lambda x, y: nt_xent(x, y, t, form="cross_view"), z1, z2)
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("form", ["simclr", "cross_view"])
 def test_symmetric_in_views(form):
     z1, z2 = random_pair(9, 16, seed=4)
-    a = float(nt_xent(z1, z2, 0.2, form=form))
-    b = float(nt_xent(z2, z1, 0.2, form=form))
+    loss = NTXent(0.2, form=form)
+    a, b = evaluate(loss, z1, z2), evaluate(loss, z2, z1)
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
@@ -90,7 +91,8 @@ def test_global_negatives_match_reference(form):
     z1_all, z2_all = random_pair(3 * n, d, seed=7)
     offset = n
     z1, z2 = z1_all[offset:offset + n], z2_all[offset:offset + n]
-    got = float(nt_xent(z1, z2, t, form, z1_all, z2_all, offset))
+    got = evaluate(lambda *z: nt_xent(z[0], z[1], t, form, z[2], z[3],
+                                      offset), z1, z2, z1_all, z2_all)
     h = np_normalize(np.concatenate([z1_all, z2_all], axis=0))
     big_n = 3 * n
     anchors = [offset + i for i in range(n)]
@@ -103,7 +105,9 @@ def test_global_negatives_match_reference(form):
     np.testing.assert_allclose(got, total / (2 * n), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+# The SimCLR form (the registry's nt_xent) is checked with every loss in
+# test_generalized.py.
+@pytest.mark.parametrize("form", ["cross_view"])
 @pytest.mark.parametrize("case", ["t=0.01", "zeros", "bfloat16", "float16"])
 def test_finite_loss_and_gradients(form, case):
     z1, z2 = random_pair(8, 16, seed=8)
