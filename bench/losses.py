@@ -23,8 +23,15 @@ of 16 dimensions so that it fits in memory; its time is the same O(b^2 d).
 On eager PyTorch, where the full rank sort alone takes minutes, it is timed
 on 16 of the d slices and scaled by d / 16 (see --rank_slices).
 
-Total runtime: about 3 minutes on 2 idle cores (8 minutes measured on 2
-cores shared with other jobs).
+OPENBLAS_NUM_THREADS defaults to 1 here. On JAX the SWD projection's QR
+runs in the OpenBLAS that jaxlib's LAPACK kernels call; with OpenBLAS's own
+threads next to XLA's on 2 busy cores, a 20 ms SWD call intermittently took
+~600 ms (thread spin/sleep contention). A single OpenBLAS thread removes the
+stalls; a 128 x 128 QR gains nothing from threads. Set it for JAX training
+runs with an SWD loss on small CPUs too.
+
+Total runtime: about 2 minutes (101-125 s measured on the 2-core dev machine
+with other jobs running).
 """
 
 import argparse
@@ -230,6 +237,7 @@ def main(argv=None):
         return
     if os.environ.get("KERAS_BACKEND") != args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see the docstring
     sys.path.insert(0, os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
     run_backend(args)
