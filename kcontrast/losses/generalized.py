@@ -1,5 +1,7 @@
 """The generalized contrastive loss: alignment + lambda * distribution."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -88,9 +90,12 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
         if normalize is None:
             normalize = (distribution == "logsumexp" or PRIORS[prior][1])
         self.normalize = bool(normalize)
-        if seed is not None and not isinstance(seed, int):
-            raise ValueError("Expected `seed` to be an int or None; "
-                             f"Received: seed={seed!r}")
+        if seed is not None:
+            if (isinstance(seed, bool)
+                    or not isinstance(seed, numbers.Integral)):
+                raise ValueError("Expected `seed` to be an int or None; "
+                                 f"Received: seed={seed!r}")
+            seed = int(seed)
         self.seed = seed
         self.gather = gather
         if distribution == "swd":

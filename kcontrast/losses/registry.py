@@ -17,7 +17,7 @@ LOSSES = {
 }
 
 # CLI name -> the hyperparameters the paper reports for it (Chen, Luo, Li
-# 2021, section 3): NT-Xent t=0.2; decoupled NT-Xent t=1.0, lambda=0.1;
+# 2021): NT-Xent t=0.2; decoupled NT-Xent t=1.0, lambda=0.1;
 # SWD lambda=5. Only the keys listed here are hyperparameters of the loss:
 # a loss without "lambda_weight" (NT-Xent) or "temperature" (SWD) ignores
 # that argument of `make_loss` after checking it.

@@ -149,6 +149,7 @@ def test_seed_generator_only_for_swd():
         ({"lambda_weight": -0.5}, "lambda_weight=-0.5"),
         ({"scale": 0}, "scale=0"),
         ({"seed": "abc"}, "seed='abc'"),
+        ({"seed": 1.5}, "seed=1.5"),
     ],
 )
 def test_bad_arguments(kwargs, match):
