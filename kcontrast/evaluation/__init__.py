@@ -1,6 +1,8 @@
 """Offline evaluation of frozen features: linear probe, weighted kNN, feature extraction.
 
-- `linear_probe(train_x, train_y, test_x, test_y, num_classes, multi_label=None, seed=0)`
+- `linear_probe(train_x, train_y, test_x, test_y, num_classes, multi_label=None, seed=0)`:
+  standardized features, full-batch L-BFGS (keras.ops; or `optimizer="adam"`
+  through `model.fit`), early stopping on a held-out 10% of the training split.
 - `knn_classify(train_x, train_y, test_x, test_y, num_classes, k=20, temperature=0.07)`
 - `evaluate_labels(...)`: both, for every label of a dataset.
 - `extract_features(model, dataset, names=None) -> (features, labels)`.
