@@ -44,6 +44,10 @@ def get_config(preset="default"):
         "learning_rate": 1e-3,
         "weight_decay": 1e-4,
         "seed": 0,
+        # Offline linear probe: multinomial logistic regression trained with
+        # Adam (lr 1e-2, batch 1024), early stopping on a held-out 10% of the
+        # training split (kcontrast.evaluation.linear_probe).
+        "linear_probe": {"optimizer": "adam"},
         "sweep": {
             "bits": [0, 5, 10, 15, 20],
             "temperature": [0.05, 0.1, 0.2],

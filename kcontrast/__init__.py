@@ -17,6 +17,7 @@ _LAZY = {
     "ContrastiveModel": "kcontrast.models.contrastive_model",
     "small_convnet": "kcontrast.models.small_convnet",
     "projection_head": "kcontrast.models.projection_head",
+    "load_model": "kcontrast.saving",
 }
 
 __all__ = sorted(_LAZY)

@@ -76,20 +76,24 @@ def _representations(model, split, batch_size):
     return np.asarray(model.encoder.predict(images, verbose=0), np.float32)
 
 
-def evaluate_point(model, ds, batch_size):
-    """Online probes, offline linear probes and kNN, per label."""
+def evaluate_point(model, ds, batch_size, probe_options=None, seed=0):
+    """Online probes, offline linear probes and kNN, per label.
+
+    ``probe_options`` are extra keyword arguments of
+    ``kcontrast.evaluation.linear_probe`` (e.g. ``{"optimizer": "adam"}``).
+    """
     metrics = {}
+    probe_options = dict(probe_options or {})
     online = model.evaluate(probe_dataset(ds.test, batch_size=batch_size),
                             verbose=0, return_dict=True)
     train_h = _representations(model, ds.train, batch_size)
     test_h = _representations(model, ds.test, batch_size)
     for name, classes in ds.num_classes.items():
         metrics[f"online/{name}"] = float(online[f"probe_{name}_acc"])
-        multi = name in ds.multi_label
-        kwargs = {"multi_label": True} if multi else {}
+        kwargs = {"multi_label": True} if name in ds.multi_label else {}
         lin = linear_probe(train_h, ds.train.labels[name], test_h,
                            ds.test.labels[name], num_classes=classes,
-                           **kwargs)
+                           **{"seed": seed, **probe_options, **kwargs})
         metrics[f"linear/{name}"] = float(lin["accuracy"])
         knn = knn_classify(train_h, ds.train.labels[name], test_h,
                            ds.test.labels[name], num_classes=classes,
@@ -130,7 +134,8 @@ def pretrain_point(config, out_dir=None, verbose=2, callbacks=()):
     history = model.fit(train, epochs=config["epochs"], verbose=verbose, shuffle=False,
                         callbacks=list(callbacks))
     train_time = time.perf_counter() - start
-    metrics = evaluate_point(model, ds, batch_size)
+    metrics = evaluate_point(model, ds, batch_size,
+                             config.get("linear_probe"), seed=config["seed"])
     metrics["contrastive_acc"] = float(history.history["contrastive_acc"][-1])
     metrics["train_time_s"] = round(train_time, 2)
     if out_dir is not None:

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import kcontrast
 from kcontrast.losses import NTXent
 from kcontrast.models import ContrastiveModel, projection_head, small_convnet
 
@@ -105,7 +106,7 @@ def test_keras_round_trip_reproduces_outputs_exactly(tmp_path):
     model.fit(views, labels, batch_size=16, epochs=1, verbose=0)
     path = str(tmp_path / "model.keras")
     model.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = kcontrast.load_model(path)
     assert isinstance(loaded, ContrastiveModel)
     assert loaded.multi_label == ("presence",)
     x = views["view1"][:6]
