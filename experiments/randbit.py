@@ -39,9 +39,9 @@ def get_config(preset="default"):
         "loss": "nt_xent",
         "temperature": 0.2,
         "lambda_weight": None,
-        "epochs": 15,
-        "batch_size": 128,
-        "learning_rate": 1e-3,
+        "epochs": 20,
+        "batch_size": 256,
+        "learning_rate": 2e-3,
         "weight_decay": 1e-4,
         "seed": 0,
         # Offline linear probe: multinomial logistic regression trained with
