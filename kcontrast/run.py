@@ -116,6 +116,10 @@ def choose_backend(requested):
                 f"{keras.backend.backend()!r}")
     os.environ["KERAS_BACKEND"] = backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if backend == "jax":
+        # jaxlib's QR (SWD's random projection) runs on OpenBLAS; its threads
+        # next to XLA's stall on a small CPU (bench/losses.py).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     return backend
 
 
