@@ -60,6 +60,8 @@ import subprocess
 import sys
 import tempfile
 
+from kcontrast.quiet_imports import import_tensorflow_quietly
+
 FORMAT = "kcontrast.export/1"
 CONFIG_FILE = "config.json"
 ENDPOINT = "serve"
@@ -318,30 +320,6 @@ def _export_files(model_file, config_file, out, overwrite):
     if not record:
         record = _default_record(model, "unknown")
     return _export_tensorflow(model, record, out, overwrite)
-
-
-def import_tensorflow_quietly():
-    """Imports TensorFlow with its start-up log lines kept off stderr.
-
-    TensorFlow's C++ runtime prints several lines to file descriptor 2 when
-    it loads, whatever TF_CPP_MIN_LOG_LEVEL says; the CLIs promise a single
-    line on stderr for a bad request, so the import runs with fd 2 pointed
-    at /dev/null (restored afterwards, also on failure).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import tensorflow as tf
-            tf.config.list_physical_devices()  # the device probe logs too
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    return tf
 
 
 def main(argv=None):

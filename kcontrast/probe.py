@@ -26,7 +26,8 @@ import os
 import sys
 import tempfile
 
-from kcontrast.export import import_tensorflow_quietly, read_export_config
+from kcontrast.export import read_export_config
+from kcontrast.quiet_imports import import_tensorflow_quietly
 
 
 class ProbeError(ValueError):

@@ -35,11 +35,20 @@ def native_stderr_captured():
             os.close(saved)
 
 
-def import_frameworks():
-    """Imports TensorFlow (for tf.data) and Keras quietly; returns keras."""
+def import_tensorflow_quietly():
+    """Imports TensorFlow (and probes its devices) quietly; returns it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
     with native_stderr_captured():
         import tensorflow as tf
-        tf.config.list_physical_devices()
+        tf.config.list_physical_devices()  # the device probe logs too
+    return tf
+
+
+def import_frameworks():
+    """Imports TensorFlow (for tf.data) and Keras quietly; returns keras."""
+    import_tensorflow_quietly()
+    with native_stderr_captured():
         import keras
     return keras
