@@ -1,10 +1,29 @@
 """One experiment point: data -> ContrastiveModel -> fit -> probes -> metrics.
 
-``build_model`` and ``pretrain_point`` are the whole training path of
-``kcontrast.run``; experiment files only hold the configs they read.
+``load_data``, ``build_model``, ``compile_model``, ``evaluate_point`` and
+``pretrain_point`` are the whole training path of ``kcontrast.run``;
+experiment files only hold the configs they read. A point config is the
+nested dict of ``kcontrast.config.point_config``::
+
+    {"seed": 0,
+     "data":  {"builder", "args": {...}, "data_dir", "train_examples", "augment"},
+     "model": {"encoder", "width", "head_depth", "head_hidden_units",
+               "head_output_units", "weight_decay"},
+     "loss":  {"name", <its hyper-parameters>},
+     "optim": {"optimizer", "learning_rate", "schedule", "epochs", "batch_size"},
+     "eval":  {"feature", "linear": {...}, "knn": {...}, "batch_size"}}
+
+A point directory, filled while the point runs::
+
+    config.json      the point config, dataset, versions, device
+    metrics.jsonl    one line per epoch (the training logs)
+    tensorboard/     scalars per epoch and the point's hparams
+    backup/          Keras BackupAndRestore state (removed when fit ends)
+    model.keras, model.weights.h5
+    metrics.json     the point's final metrics: written last, so its presence
+                     means the point is finished
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -12,142 +31,265 @@ import time
 import keras
 import numpy as np
 
+from kcontrast import atomic, provenance
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
-from kcontrast.evaluation import knn_classify, linear_probe
+from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
 
+METRICS_FILE = "metrics.json"
+
 
 def load_data(config):
-    """Builds the competing-feature dataset named by ``config``."""
-    kwargs = {k: config[k] for k in config.get("builder_args", [])}
-    ds = build_dataset(config["builder"], base=config["dataset"],
-                       seed=config["seed"], data_dir=config.get("data_dir"),
-                       **kwargs)
-    limit = config.get("train_examples")
+    """Builds the competing-feature dataset of a point config (the training
+    split cut to ``data.train_examples`` when set)."""
+    data = config["data"]
+    ds = build_dataset(data["builder"], seed=config["seed"],
+                       data_dir=data.get("data_dir"), **dict(data.get("args") or {}))
+    limit = data.get("train_examples")
     if limit:
-        ds = dataclasses.replace(ds, train=_first(ds.train, limit))
+        import dataclasses
+        ds = dataclasses.replace(ds, train=ds.train.head(limit))
     return ds
 
 
-def _first(split, n):
-    """The first ``n`` examples of a split (quick runs)."""
-    return dataclasses.replace(
-        split, images=split.images[:n],
-        labels={k: v[:n] for k, v in split.labels.items()},
-        extra=None if split.extra is None else split.extra[:n],
-        info={k: v[:n] for k, v in split.info.items()})
+def make_point_loss(config):
+    """The contrastive loss of a point config (only the loss's own keys)."""
+    loss = dict(config["loss"])
+    name = loss.pop("name")
+    params = {k: v for k, v in loss.items() if v is not None}
+    return make_loss(name, seed=config["seed"], **params)
 
 
 def build_model(config, input_shape, num_classes, multi_label=()):
-    """Builds an uncompiled ``ContrastiveModel`` from a flat config dict."""
-    if config["encoder"] not in ENCODERS:
+    """Builds an uncompiled ``ContrastiveModel`` from a point config."""
+    m = config["model"]
+    if m["encoder"] not in ENCODERS:
         raise ValueError(
-            f"Expected encoder in {sorted(ENCODERS)}; "
-            f"Received: encoder={config['encoder']!r}")
-    encoder = ENCODERS[config["encoder"]](
-        tuple(input_shape), width=config["width"],
-        weight_decay=config["weight_decay"])
+            f"Expected model.encoder in {sorted(ENCODERS)}; "
+            f"Received: encoder={m['encoder']!r}")
+    encoder = ENCODERS[m["encoder"]](
+        tuple(input_shape), width=m["width"], weight_decay=m["weight_decay"])
     head = projection_head(
-        encoder.outputs[0].shape[-1], depth=config["head_depth"],
-        hidden_units=config["head_hidden_units"] * config["width"],
-        output_units=config["head_output_units"],
-        weight_decay=config["weight_decay"])
-    loss = make_loss(config["loss"], temperature=config.get("temperature"),
-                     lambda_weight=config.get("lambda_weight"),
-                     seed=config["seed"])
-    return ContrastiveModel(encoder, head, loss=loss,
+        encoder.outputs[0].shape[-1], depth=m["head_depth"],
+        hidden_units=m["head_hidden_units"] * m["width"],
+        output_units=m["head_output_units"], weight_decay=m["weight_decay"])
+    return ContrastiveModel(encoder, head, loss=make_point_loss(config),
                             probes=dict(num_classes),
                             multi_label=tuple(multi_label))
 
 
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("linear", "constant", "cosine")
+
+
 def compile_model(model, config, steps_per_epoch):
-    """Adam with the learning rate decayed linearly to 0 (companion recipe)."""
-    schedule = keras.optimizers.schedules.PolynomialDecay(
-        config["learning_rate"], decay_steps=max(1, steps_per_epoch * config["epochs"]),
-        end_learning_rate=0.0, power=1.0)
-    model.compile(optimizer=keras.optimizers.Adam(schedule))
+    """Compiles with ``optim.optimizer`` and ``optim.schedule`` (``linear``:
+    decayed linearly to 0, the companion recipe; ``cosine``; ``constant``)."""
+    o = config["optim"]
+    if o["optimizer"] not in OPTIMIZERS:
+        raise ValueError(f"Expected optim.optimizer in {list(OPTIMIZERS)}; "
+                         f"Received: optimizer={o['optimizer']!r}")
+    if o["schedule"] not in SCHEDULES:
+        raise ValueError(f"Expected optim.schedule in {list(SCHEDULES)}; "
+                         f"Received: schedule={o['schedule']!r}")
+    total = max(1, steps_per_epoch * o["epochs"])
+    lr = o["learning_rate"]
+    if o["schedule"] == "linear":
+        lr = keras.optimizers.schedules.PolynomialDecay(
+            lr, decay_steps=total, end_learning_rate=0.0, power=1.0)
+    elif o["schedule"] == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
+    optimizer = (keras.optimizers.Adam(lr) if o["optimizer"] == "adam"
+                 else keras.optimizers.SGD(lr, momentum=0.9))
+    model.compile(optimizer=optimizer)
     return model
 
 
-def _representations(model, split, batch_size):
+def steps_per_epoch(config, num_train):
+    return num_train // config["optim"]["batch_size"]
+
+
+def _features(model, split, batch_size):
+    """Representations h and probe logits of a whole split, in order."""
     images = probe_dataset(split, batch_size=batch_size).map(lambda x, y: x)
-    return np.asarray(model.encoder.predict(images, verbose=0), np.float32)
+    out = model.predict(images, verbose=0)
+    return {k: np.asarray(v, np.float32) for k, v in out.items()
+            if k == "representation" or k.startswith("probe_")}
 
 
-def evaluate_point(model, ds, batch_size, probe_options=None, seed=0):
-    """Online probes, offline linear probes and kNN, per label.
+def _online_accuracy(logits, labels, multi_label):
+    """Accuracy of an online probe over a whole split (not a mean of batch
+    means): top-1, or the mean per-class present/absent accuracy."""
+    labels = np.asarray(labels)
+    if multi_label:
+        return float(np.mean((logits > 0) == (labels > 0.5)))
+    return float(np.mean(np.argmax(logits, axis=-1) == labels.reshape(-1)))
 
-    ``probe_options`` are extra keyword arguments of
-    ``kcontrast.evaluation.linear_probe`` (e.g. ``{"optimizer": "adam"}``).
+
+def evaluate_point(model, ds, config, log=None):
+    """Online probes (over the whole test split), offline linear probes and
+    kNN, per label, under the point's recorded protocol.
+
+    Returns ``{"online/<label>", "linear/<label>", "knn/<label>"}`` floats
+    (a multi-hot label also gets ``linear/<label>_per_class`` lists).
     """
+    batch_size = (config.get("eval") or {}).get("batch_size") or 512
+    start = time.perf_counter()
+    train = _features(model, ds.train, batch_size)
+    test = _features(model, ds.test, batch_size)
+    if log:
+        log(f"features of {len(ds.train)} train / {len(ds.test)} test images "
+            f"in {time.perf_counter() - start:.1f}s")
     metrics = {}
-    probe_options = dict(probe_options or {})
-    online = model.evaluate(probe_dataset(ds.test, batch_size=batch_size),
-                            verbose=0, return_dict=True)
-    train_h = _representations(model, ds.train, batch_size)
-    test_h = _representations(model, ds.test, batch_size)
-    for name, classes in ds.num_classes.items():
-        metrics[f"online/{name}"] = float(online[f"probe_{name}_acc"])
-        kwargs = {"multi_label": True} if name in ds.multi_label else {}
-        lin = linear_probe(train_h, ds.train.labels[name], test_h,
-                           ds.test.labels[name], num_classes=classes,
-                           **{"seed": seed, **probe_options, **kwargs})
-        metrics[f"linear/{name}"] = float(lin["accuracy"])
-        knn = knn_classify(train_h, ds.train.labels[name], test_h,
-                           ds.test.labels[name], num_classes=classes,
-                           **kwargs)
-        metrics[f"knn/{name}"] = float(knn["accuracy"])
+    for name in ds.num_classes:
+        metrics[f"online/{name}"] = _online_accuracy(
+            test[f"probe_{name}"], ds.test.labels[name], name in ds.multi_label)
+    results = evaluate_labels(
+        train["representation"], ds.train.labels, test["representation"],
+        ds.test.labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
+        protocol=protocol_of(config), seed=config["seed"], log=log)
+    for name, result in results.items():
+        metrics[f"linear/{name}"] = float(result["linear"]["accuracy"])
+        metrics[f"knn/{name}"] = float(result["knn"]["accuracy"])
     return metrics
 
 
-def pretrain_point(config, out_dir=None, verbose=2, callbacks=()):
+# --------------------------------------------------------------- callbacks
+class EpochLog(keras.callbacks.Callback):
+    """Appends one JSON line per epoch to ``path``: ``{"epoch", "time_s",
+    <logs>}``. On a resumed fit, lines of epochs that will be redone are
+    dropped first, so the file holds each epoch once."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_begin(self, logs=None):
+        first = getattr(self.model, "_initial_epoch", None) or 0
+        kept = [r for r in read_jsonl(self.path) if r["epoch"] < first]
+        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"epoch": int(epoch), "time_s": round(time.perf_counter() - self._start, 3)}
+        record.update({k: float(v) for k, v in (logs or {}).items()})
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _flat(config, prefix=""):
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        elif isinstance(value, (bool, int, float, str)):
+            out[f"{prefix}{key}"] = value
+        elif isinstance(value, (list, tuple)):
+            out[f"{prefix}{key}"] = str(list(value))
+    return out
+
+
+def write_hparams(log_dir, config, metrics=None):
+    """Records the point's hyper-parameters for TensorBoard's hparams plugin."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    writer = tf.summary.create_file_writer(os.path.join(log_dir, "hparams"))
+    with writer.as_default():
+        hp.hparams(_flat(config))
+        for name, value in (metrics or {}).items():
+            if isinstance(value, float):
+                tf.summary.scalar(name, value, step=0)
+    writer.close()
+
+
+def point_callbacks(point_dir):
+    """BackupAndRestore (resume), the per-epoch JSON log and TensorBoard."""
+    return [
+        EpochLog(os.path.join(point_dir, "metrics.jsonl")),
+        keras.callbacks.BackupAndRestore(os.path.join(point_dir, "backup")),
+        keras.callbacks.TensorBoard(os.path.join(point_dir, "tensorboard"),
+                                    write_graph=False, profile_batch=0),
+    ]
+
+
+# ------------------------------------------------------------------ a point
+def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
+                   callbacks=(), log=None, dataset=None):
     """Pretrains and evaluates one point of an experiment.
 
     Args:
-        config: flat config dict (an experiment's config with one value per
-            swept key).
-        out_dir: if given, the point's model and config are saved there:
-            ``model.keras``, ``model.weights.h5`` and ``config.json``.
+        config: a point config (nested dict, see the module docstring).
+        point_dir: the point's directory (created): config, logs, backup,
+            model and ``metrics.json``. A directory holding a backup from an
+            interrupted fit resumes from its last finished epoch. None: train
+            in memory only.
+        save_model: write ``model.keras`` and ``model.weights.h5``.
         verbose: ``fit`` verbosity.
         callbacks: extra Keras callbacks.
+        log: optional callable taking one progress line.
+        dataset: the built dataset when the caller has it already.
 
     Returns:
         ``(metrics, model)``; metrics maps ``linear/<label>``,
-        ``online/<label>``, ``knn/<label>``, ``contrastive_acc`` and
-        ``train_time_s`` to floats.
+        ``online/<label>``, ``knn/<label>``, ``contrastive_acc``,
+        ``train_time_s`` and ``eval_time_s`` to floats.
     """
     keras.utils.set_random_seed(config["seed"])
-    ds = load_data(config)
-    batch_size = config["batch_size"]
-    train = pretrain_dataset(ds.train, augment=config["augment"],
-                             batch_size=batch_size, seed=config["seed"])
-    steps = len(ds.train) // batch_size
+    ds = dataset if dataset is not None else load_data(config)
+    batch_size = config["optim"]["batch_size"]
+    steps = steps_per_epoch(config, len(ds.train))
     if steps < 1:
         raise ValueError(
-            f"Expected batch_size <= {len(ds.train)} training "
-            f"examples; Received: batch_size={batch_size}")
+            f"Expected optim.batch_size <= {len(ds.train)} training examples; "
+            f"Received: batch_size={batch_size}")
+    train = pretrain_dataset(ds.train, augment=config["data"]["augment"],
+                             batch_size=batch_size, seed=config["seed"])
     model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
     compile_model(model, config, steps)
+    extra = list(callbacks)
+    if point_dir is not None:
+        os.makedirs(point_dir, exist_ok=True)
+        write_point_config(point_dir, config, ds)
+        write_hparams(os.path.join(point_dir, "tensorboard"), config)
+        extra = point_callbacks(point_dir) + extra
     start = time.perf_counter()
-    history = model.fit(train, epochs=config["epochs"], verbose=verbose, shuffle=False,
-                        callbacks=list(callbacks))
+    history = model.fit(train, epochs=config["optim"]["epochs"], verbose=verbose,
+                        shuffle=False, callbacks=extra)
     train_time = time.perf_counter() - start
-    metrics = evaluate_point(model, ds, batch_size,
-                             config.get("linear_probe"), seed=config["seed"])
-    metrics["contrastive_acc"] = float(history.history["contrastive_acc"][-1])
-    metrics["train_time_s"] = round(train_time, 2)
-    if out_dir is not None:
-        save_point(model, config, ds, out_dir)
+    start = time.perf_counter()
+    metrics = evaluate_point(model, ds, config, log=log)
+    eval_time = time.perf_counter() - start
+    epochs = read_jsonl(os.path.join(point_dir, "metrics.jsonl")) if point_dir else []
+    last = (epochs[-1] if epochs else
+            {k: v[-1] for k, v in history.history.items() if v})
+    metrics["contrastive_acc"] = float(last.get("contrastive_acc", float("nan")))
+    metrics["train_time_s"] = round(
+        sum(e["time_s"] for e in epochs) if epochs else train_time, 2)
+    metrics["eval_time_s"] = round(eval_time, 2)
+    if point_dir is not None:
+        if save_model:
+            model.save(os.path.join(point_dir, "model.keras"))
+            model.save_weights(os.path.join(point_dir, "model.weights.h5"))
+        write_hparams(os.path.join(point_dir, "tensorboard"), config, metrics)
+        atomic.write_json(os.path.join(point_dir, METRICS_FILE), metrics)
     return metrics, model
 
 
-def save_point(model, config, ds, out_dir):
-    """Writes the model and everything needed to rebuild its data."""
-    os.makedirs(out_dir, exist_ok=True)
-    model.save(os.path.join(out_dir, "model.keras"))
-    model.save_weights(os.path.join(out_dir, "model.weights.h5"))
+def write_point_config(point_dir, config, ds):
+    """``config.json``: the point config, its dataset, versions and device."""
+    backend = keras.backend.backend()
     record = {
         "experiment": config.get("name"),
         "config": config,
@@ -155,8 +297,18 @@ def save_point(model, config, ds, out_dir):
         "input_shape": list(ds.input_shape),
         "labels": dict(ds.num_classes),
         "multi_label": sorted(ds.multi_label),
-        "backend": keras.backend.backend(),
+        "backend": backend,
         "keras_version": keras.__version__,
+        "versions": provenance.versions(backend),
+        "device": provenance.device(backend),
     }
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(record, f, indent=2, sort_keys=True, default=str)
+    atomic.write_json(os.path.join(point_dir, "config.json"), record)
+
+
+def save_point(model, config, ds, point_dir):
+    """Writes a trained model and its ``config.json`` (for models trained
+    outside ``pretrain_point``)."""
+    os.makedirs(point_dir, exist_ok=True)
+    model.save(os.path.join(point_dir, "model.keras"))
+    model.save_weights(os.path.join(point_dir, "model.weights.h5"))
+    write_point_config(point_dir, config, ds)

@@ -24,10 +24,14 @@ input shape mismatch) ends with one line on stderr and exit code 2.
 import json
 import os
 import sys
-import tempfile
+
+from absl import flags
 
 from kcontrast.export import read_export_config
 from kcontrast.quiet_imports import import_tensorflow_quietly
+
+
+PROGRAM = "kcontrast.probe"
 
 
 class ProbeError(ValueError):
@@ -53,36 +57,20 @@ def _dataset_request(config, name, overrides):
     return name, kwargs
 
 
-def _limit(split, n):
-    import dataclasses
+def recorded_protocol(config):
+    """The evaluation protocol and seed recorded with an export's training
+    run (``training.config``), so that a probe with default flags repeats the
+    run's own ``linear/<label>`` and ``knn/<label>``."""
+    from kcontrast.evaluation.per_label import protocol_of
 
-    if not n or len(split) <= n:
-        return split
-    return dataclasses.replace(
-        split, images=split.images[:n],
-        labels={k: v[:n] for k, v in split.labels.items()},
-        extra=None if split.extra is None else split.extra[:n],
-        info={k: v[:n] for k, v in split.info.items()})
-
-
-def _write_json(path, record):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    training = (config.get("training") or {}).get("config") or {}
+    return protocol_of(training), training.get("seed", 0)
 
 
 def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=None,
                       feature="representation", batch_size=256, max_examples=None,
-                      seed=0, k=20, temperature=0.07):
+                      seed=None, k=None, temperature=None, linear_optimizer=None,
+                      log=None):
     """Linear probe and kNN of one exported feature, per label.
 
     Args:
@@ -93,8 +81,11 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         feature: exported feature name.
         batch_size: images per SavedModel call.
         max_examples: keep only the first examples of each split (quick runs).
-        seed: linear-probe seed.
-        k, temperature: kNN parameters.
+        seed: linear-probe seed (default: the training run's).
+        k, temperature: kNN parameters (default: the recorded protocol's).
+        linear_optimizer: "lbfgs" or "adam" (default: the recorded
+            protocol's; "lbfgs" when nothing is recorded).
+        log: optional callable taking one progress line.
 
     Returns:
         dict with `saved_model`, `feature`, `dataset` (builder and config),
@@ -127,7 +118,7 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
     unknown = [l for l in labels if l not in ds.num_classes]
     if unknown:
         raise ProbeError(f"Expected --label among {available}; Received: label={unknown}")
-    train, test = _limit(ds.train, max_examples), _limit(ds.test, max_examples)
+    train, test = ds.train.head(max_examples), ds.test.head(max_examples)
     data_shape = list(train.images.shape[1:-1]) + [train.images.shape[-1] + train.num_extra]
     model_shape = list(config["input"]["shape"][1:])
     if data_shape != model_shape:
@@ -140,23 +131,27 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
     loaded = tf.saved_model.load(saved_model)
     train_x, train_y = extract_features(loaded, probe_dataset(train, batch_size), [feature])
     test_x, test_y = extract_features(loaded, probe_dataset(test, batch_size), [feature])
+    protocol, recorded_seed = recorded_protocol(config)
+    if k is not None:
+        protocol["knn"]["k"] = k
+    if temperature is not None:
+        protocol["knn"]["temperature"] = temperature
+    if linear_optimizer is not None:
+        protocol["linear"]["optimizer"] = linear_optimizer
+    seed = recorded_seed if seed is None else seed
     results = evaluate_labels(
         train_x[feature], {l: train_y[l] for l in labels},
         test_x[feature], {l: test_y[l] for l in labels},
         num_classes={l: ds.num_classes[l] for l in labels},
-        multi_label=ds.multi_label, seed=seed, k=k, temperature=temperature)
+        multi_label=ds.multi_label, protocol=protocol, seed=seed, log=log)
     return {"saved_model": saved_model, "feature": feature,
             "dataset": {"builder": name, "config": kwargs},
             "backend": config.get("backend"), "num_train": len(train),
-            "num_test": len(test), "k": k, "temperature": temperature,
+            "num_test": len(test), "protocol": protocol,
             "seed": seed, "results": results}
 
 
-def main(argv=None):
-    """The CLI: one line on stderr and exit code 2 on a bad request."""
-    from absl import flags
-
-    fv = flags.FlagValues()
+def define_flags(fv):
     flags.DEFINE_string("saved_model", None, "Export directory written by kcontrast.export.", flag_values=fv)
     flags.DEFINE_string("dataset", None, "Dataset builder (default: the one recorded at export).", flag_values=fv)
     flags.DEFINE_string("dataset_config", None, "JSON object of builder arguments to override.", flag_values=fv)
@@ -164,16 +159,28 @@ def main(argv=None):
     flags.DEFINE_string("feature", "representation", "Exported feature to probe.", flag_values=fv)
     flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.", flag_values=fv)
     flags.DEFINE_integer("max_examples", None, "Use only the first examples of each split.", flag_values=fv)
-    flags.DEFINE_integer("seed", 0, "Linear-probe seed.", flag_values=fv)
-    flags.DEFINE_integer("k", 20, "kNN neighbours.", flag_values=fv)
-    flags.DEFINE_float("temperature", 0.07, "kNN temperature.", flag_values=fv)
+    flags.DEFINE_integer("seed", None, "Linear-probe seed (default: the training run's).", flag_values=fv)
+    flags.DEFINE_integer("k", None, "kNN neighbours (default: the recorded protocol's, else 20).", flag_values=fv)
+    flags.DEFINE_float("temperature", None, "kNN temperature (default: the recorded protocol's, else 0.07).", flag_values=fv)
+    flags.DEFINE_enum("linear_optimizer", None, ["lbfgs", "adam"], "Linear-probe optimizer (default: the recorded protocol's, else lbfgs).", flag_values=fv)
     flags.DEFINE_string("out", None, "Results JSON (default <saved_model>/probes/<dataset>-<feature>.json).", flag_values=fv)
+    return fv
+
+
+def main(argv=None):
+    """The CLI: one line on stderr and exit code 2 on a bad request."""
+    from kcontrast import atomic, cli
+
+    fv = define_flags(flags.FlagValues())
     argv = list(sys.argv if argv is None else argv)
+    rest = cli.parse_flags(fv, argv, PROGRAM, __doc__)
     try:
-        fv(argv)
+        if rest:
+            raise ProbeError(f"Expected only flags; Received: {rest}")
         if not fv.saved_model:
             raise ProbeError("Expected --saved_model=PATH; Received: saved_model=None")
-        if fv.batch_size < 1 or fv.k < 1 or not fv.temperature > 0 or (
+        if fv.batch_size < 1 or (fv.k is not None and fv.k < 1) or (
+                fv.temperature is not None and not fv.temperature > 0) or (
                 fv.max_examples is not None and fv.max_examples < 2):
             raise ProbeError(
                 "Expected batch_size >= 1, k >= 1, temperature > 0, max_examples >= 2; "
@@ -183,14 +190,14 @@ def main(argv=None):
             fv.saved_model, dataset=fv.dataset, dataset_config=fv.dataset_config,
             labels=fv.label, feature=fv.feature, batch_size=fv.batch_size,
             max_examples=fv.max_examples, seed=fv.seed, k=fv.k,
-            temperature=fv.temperature)
-    except (flags.Error, ValueError) as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"kcontrast.probe: error: {message}", file=sys.stderr)
-        return 2
+            temperature=fv.temperature, linear_optimizer=fv.linear_optimizer,
+            log=lambda line: print(line, flush=True))
+    except ValueError as e:
+        cli.fail(PROGRAM, e)
     out = fv.out or os.path.join(
         fv.saved_model, "probes", f"{record['dataset']['builder']}-{fv.feature}.json")
-    _write_json(out, record)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    atomic.write_json(out, record)
     for label, result in record["results"].items():
         print(f"{label}: linear {result['linear']['accuracy']:.4f}  "
               f"knn {result['knn']['accuracy']:.4f}  ({fv.feature}, "

@@ -1,9 +1,13 @@
 """Markdown tables from a run's ``results.json``.
 
-``python -m kcontrast.report DIR_OR_JSON [--metric=linear/label]`` prints the
-metric as a table: rows are the figure's line key (e.g. temperature), columns
-its x key (e.g. bits), as declared in the experiment's ``figure`` config;
-with no figure config, one row per run.
+Usage::
+
+    python -m kcontrast.report DIR_OR_RESULTS_JSON [--metric=linear/label]
+
+Prints the metric as a table: rows are the figure's line key (e.g.
+temperature), columns its x key (e.g. bits), as the experiment's ``figure``
+config declares; with no figure, one row per point. Runs that differ only in
+their seed are one cell: ``mean ± sd (n)`` over seeds.
 """
 
 import json
@@ -12,61 +16,80 @@ import sys
 
 from absl import flags
 
-FLAGS = flags.FlagValues()
-flags.DEFINE_string("metric", None, "Metric to tabulate (default: the figure's y).", flag_values=FLAGS)
+from kcontrast.results import SEED, aggregate
+
+PROGRAM = "kcontrast.report"
+
+
+def define_flags(fv):
+    flags.DEFINE_string("metric", None, "Metric to tabulate (default: the figure's y).", flag_values=fv)
+    return fv
 
 
 def load(path):
     if os.path.isdir(path):
         path = os.path.join(path, "results.json")
+    if not os.path.exists(path):
+        raise ValueError(f"Expected a results.json or a run directory; Received: {path!r} does not exist")
     with open(path) as f:
         return json.load(f)
 
 
-def _fmt(value):
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+def _fmt(mean, sd, n):
+    if n > 1:
+        return f"{mean:.3f} ± {sd:.3f}"
+    return f"{mean:.3f}"
 
 
 def table(record, metric=None):
-    """Returns a markdown table of ``metric`` over the runs of ``record``."""
-    figure = record["config"].get("figure") or {}
+    """A markdown table of ``metric`` over the runs of ``record`` (mean ± sd
+    over seeds where a point has several)."""
+    figure = record.get("figure") or record["config"].get("figure") or {}
     metric = metric or figure.get("y")
     runs = record["runs"]
     if not runs:
         raise ValueError("Expected at least one run; Received: runs=[]")
     if metric is None or any(metric not in r["metrics"] for r in runs):
-        known = sorted(runs[0]["metrics"])
+        known = sorted(k for k, v in runs[0]["metrics"].items() if not isinstance(v, (list, dict)))
         raise ValueError(f"Expected --metric in {known}; Received: metric={metric!r}")
+    cells = aggregate(runs, metric)
+    seeds = max(n for _, _, n in cells.values())
+    note = f" (mean ± sd over {seeds} seeds)" if seeds > 1 else ""
     x, rows_key = figure.get("x"), figure.get("lines")
     params = runs[0]["params"]
     if x in params and rows_key in params:
         xs = sorted({r["params"][x] for r in runs})
         ys = sorted({r["params"][rows_key] for r in runs})
-        cell = {(r["params"][rows_key], r["params"][x]): r["metrics"][metric] for r in runs}
-        lines = [f"| {metric}: {rows_key} \\ {x} | " + " | ".join(map(str, xs)) + " |",
+        grid = {}
+        for key, value in cells.items():
+            p = dict(key)
+            grid[(p[rows_key], p[x])] = value
+        lines = [f"| {metric}{note}: {rows_key} \\ {x} | " + " | ".join(map(str, xs)) + " |",
                  "|---" * (len(xs) + 1) + "|"]
         for y in ys:
             lines.append(f"| {y} | " + " | ".join(
-                _fmt(cell[(y, v)]) if (y, v) in cell else "" for v in xs) + " |")
+                _fmt(*grid[(y, v)]) if (y, v) in grid else "" for v in xs) + " |")
         return "\n".join(lines)
-    keys = sorted(params)
-    lines = ["| " + " | ".join(keys + [metric]) + " |", "|---" * (len(keys) + 1) + "|"]
-    for r in runs:
-        lines.append("| " + " | ".join([_fmt(r["params"][k]) for k in keys]
-                                       + [_fmt(r["metrics"][metric])]) + " |")
+    keys = sorted(k for k in params if k != SEED)
+    lines = ["| " + " | ".join(keys + [metric + note]) + " |", "|---" * (len(keys) + 1) + "|"]
+    for key, value in cells.items():
+        p = dict(key)
+        lines.append("| " + " | ".join([str(p.get(k, "")) for k in keys] + [_fmt(*value)]) + " |")
     return "\n".join(lines)
 
 
 def main(argv=None):
+    from kcontrast import cli
+
     argv = list(sys.argv if argv is None else argv)
+    fv = define_flags(flags.FlagValues())
+    rest = cli.parse_flags(fv, argv, PROGRAM, __doc__)
     try:
-        rest = FLAGS(argv)[1:]
         if len(rest) != 1:
             raise ValueError(f"Expected one results path; Received: {rest}")
-        print(table(load(rest[0]), FLAGS.metric))
-    except (flags.Error, ValueError, OSError) as e:
-        print(f"kcontrast.report: error: {e}", file=sys.stderr)
-        return 2
+        print(table(load(rest[0]), fv.metric))
+    except (ValueError, OSError) as e:
+        cli.fail(PROGRAM, e)
     return 0
 
 

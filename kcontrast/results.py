@@ -1,75 +1,103 @@
-"""Writing an experiment's results: ``results.json``, ``results.csv`` and
-``figure.png``, each written to a temporary file and renamed into place."""
+"""An experiment's results: ``results.json``, ``results.csv`` and
+``figure.png`` (each written atomically), and the mean ± sd over seeds that
+tables and figures show.
+
+``results.json``::
+
+    {"experiment", "preset", "config", "sweep": [swept keys], "figure",
+     "runs": [{"params": {short key: value}, "metrics": {...}, "point": dir}],
+     "backend", "device", "versions", "quick", "wall_time_s", "command",
+     "machine", "complete", "finished"}
+"""
 
 import csv
 import io
-import json
-import os
-import tempfile
+import math
 
+from kcontrast import atomic
 
-def _atomic_write(path, data, mode="w"):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+SEED = "seed"
 
 
 def results_record(experiment, config, runs, **extra):
-    """The ``results.json`` document.
-
-    ``{"experiment": str, "config": dict, "runs": [{"params": {...},
-    "metrics": {...}}], ...extra}``. Later tooling reads these keys.
-    """
+    """The ``results.json`` document (see the module docstring)."""
     record = {"experiment": experiment, "config": config, "runs": list(runs)}
     record.update(extra)
     return record
 
 
 def write_json(path, record):
-    _atomic_write(path, json.dumps(record, indent=2, sort_keys=True,
-                                   default=str) + "\n")
+    atomic.write_json(path, record)
 
 
 def write_csv(path, runs):
     """One row per run: its params, then its metrics."""
     params = sorted({k for r in runs for k in r["params"]})
-    metrics = sorted({k for r in runs for k in r["metrics"]})
+    metrics = sorted({k for r in runs for k in r["metrics"]
+                      if not isinstance(r["metrics"][k], (list, dict))})
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(params + metrics)
     for run in runs:
         writer.writerow([run["params"].get(k, "") for k in params]
                         + [run["metrics"].get(k, "") for k in metrics])
-    _atomic_write(path, buf.getvalue())
+    atomic.write_text(path, buf.getvalue())
 
 
-def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None):
-    """Plots metric ``y`` against param ``x``, one line per value of ``lines``."""
+def mean_sd(values):
+    """``(mean, sample sd, n)`` of finite values; sd is 0.0 for one value."""
+    values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    n = len(values)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0, 1
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var), n
+
+
+def aggregate(runs, metric, over=SEED):
+    """Groups runs by their params without ``over`` (seeds) and returns
+    ``{params tuple: (mean, sd, n)}`` of ``metric``, in first-seen order."""
+    groups = {}
+    for run in runs:
+        if metric not in run["metrics"]:
+            continue
+        key = tuple(sorted((k, v) for k, v in run["params"].items() if k != over))
+        groups.setdefault(key, []).append(run["metrics"][metric])
+    return {key: mean_sd(values) for key, values in groups.items()}
+
+
+def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0, 1)):
+    """Plots metric ``y`` against param ``x``, one line per value of
+    ``lines``; with several seeds per point, the mean with ± sd error bars."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    present = runs[0]["params"] if runs else {}
+    lines = lines if lines in present else None
     groups = {}
-    for run in runs:
-        key = run["params"].get(lines) if lines else None
-        groups.setdefault(key, []).append(
-            (run["params"][x], run["metrics"][y]))
+    for key, (mean, sd, n) in aggregate(runs, y).items():
+        params = dict(key)
+        if x not in params:
+            continue
+        groups.setdefault(params.get(lines) if lines else None, []).append(
+            (params[x], mean, sd, n))
+    seeds = max((p[3] for pts in groups.values() for p in pts), default=1)
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
-    for key in sorted(groups, key=lambda k: (k is None, k)):
-        pts = sorted(groups[key])
+    for key in sorted(groups, key=lambda k: (k is None, str(k))):
+        pts = sorted(groups[key], key=lambda p: p[0])
         label = f"{lines}={key}" if lines else None
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                label=label)
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                    yerr=[p[2] for p in pts] if seeds > 1 else None,
+                    marker="o", capsize=3, label=label)
     ax.set_xlabel(x)
-    ax.set_ylabel(ylabel or y)
-    ax.set_ylim(0, 1)
+    ax.set_ylabel((ylabel or y) + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
+                  fontsize=8 if seeds > 1 else None)
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)
@@ -79,4 +107,4 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None):
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    _atomic_write(path, buf.getvalue(), mode="wb")
+    atomic.write_bytes(path, buf.getvalue())

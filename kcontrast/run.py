@@ -1,104 +1,99 @@
 """Runs a paper experiment: ``python -m kcontrast.run --exp=NAME``.
 
-Every flag value is checked before a backend is chosen or a file written; a
-bad value ends the run with one line on stderr and exit code 2. Results go to
-``--out`` (default ``runs/<exp>/<timestamp>``), which must not exist yet: the
-run writes into ``<out>.partial-<pid>`` and renames it when it is complete.
-
-Examples::
+Usage::
 
     python -m kcontrast.run --list
-    python -m kcontrast.run --exp=randbit
+    python -m kcontrast.run --exp=randbit                      # the full sweep
     python -m kcontrast.run --exp=randbit --quick --backend=jax
-    python -m kcontrast.run --exp=randbit --bits=0,20 --temperature=0.1
+    python -m kcontrast.run --exp=randbit --bits=0,20 --seed=0,1,2
+    python -m kcontrast.run --exp=randbit --config.optim.learning_rate=1e-3 \\
+        --sweep=model.width=1,2
+    python -m kcontrast.run --resume=runs/randbit/20261129-101500.partial
+
+Any key of the experiment's config can be set with ``--config.KEY=VALUE`` and
+swept with ``--sweep=KEY=V1,V2`` (repeatable); ``--seed=0,1,2`` sweeps
+seeds. Short flags (``--bits``, ``--temperature``, ``--loss``,
+``--lambda_weight``, ``--epochs``, ``--batch_size``, ``--learning_rate``,
+``--seed``, ``--dataset``, ``--data_dir``) are aliases of config keys: one
+value sets it (or restricts a swept key), several sweep it.
+
+Everything is checked before anything is written (keys, types, ranges, the
+loss's own keys, dataset-builder arguments, batch size against the dataset):
+a bad value ends the run with one line on stderr and exit code 2. A run writes
+into ``<out>.partial``: each point's metrics land as soon as it finishes;
+an interrupted run (Ctrl-C, SIGTERM) keeps that directory and prints the
+``--resume`` command, which skips finished points and continues the
+interrupted one from its last finished epoch. The directory is renamed to
+``<out>`` when the sweep is complete.
 """
 
 import datetime
-import importlib
 import json
 import os
-import platform
-import shutil
+import signal
 import sys
 import time
 
 from absl import flags
 
-from kcontrast import sweep
+from kcontrast import config as cfg
 from kcontrast.quiet_imports import import_frameworks
 
 BACKENDS = ("tensorflow", "jax", "torch")
-
-FLAGS = flags.FlagValues()
-flags.DEFINE_string("exp", None, "Experiment name (see --list).", flag_values=FLAGS)
-flags.DEFINE_bool("list", False, "List the experiments and exit.", flag_values=FLAGS)
-flags.DEFINE_string("preset", "default", "Config preset: default (CPU-sized) or paper.", flag_values=FLAGS)
-flags.DEFINE_string("backend", None, "Keras backend: tensorflow, jax or torch (default: $KERAS_BACKEND or tensorflow).", flag_values=FLAGS)
-flags.DEFINE_string("out", None, "Output directory; must not exist (default: runs/<exp>/<timestamp>).", flag_values=FLAGS)
-flags.DEFINE_bool("quick", False, "Smoke-test size (about a minute).", flag_values=FLAGS)
-flags.DEFINE_bool("save_models", True, "Save each point's model under points/.", flag_values=FLAGS)
-flags.DEFINE_string("dataset", None, "Base dataset (a kcontrast.data source).", flag_values=FLAGS)
-flags.DEFINE_string("data_dir", None, "Directory of local dataset files.", flag_values=FLAGS)
-flags.DEFINE_list("bits", None, "RandBit bit counts, e.g. 0,5,20.", flag_values=FLAGS)
-flags.DEFINE_list("temperature", None, "Loss temperatures, e.g. 0.1,0.2.", flag_values=FLAGS)
-flags.DEFINE_list("loss", None, "Contrastive losses, e.g. nt_xent,swd_normal.", flag_values=FLAGS)
-flags.DEFINE_list("lambda_weight", None, "Distribution-term weights.", flag_values=FLAGS)
-flags.DEFINE_string("epochs", None, "Pretraining epochs.", flag_values=FLAGS)
-flags.DEFINE_string("batch_size", None, "Batch size.", flag_values=FLAGS)
-flags.DEFINE_string("seed", None, "Random seed.", flag_values=FLAGS)
-
-# flag -> (type, is a list)
-OVERRIDES = {
-    "dataset": (str, False), "data_dir": (str, False),
-    "bits": (int, True), "temperature": (float, True), "loss": (str, True),
-    "lambda_weight": (float, True), "epochs": (int, False),
-    "batch_size": (int, False), "seed": (int, False),
-}
+PROGRAM = "kcontrast.run"
+RUN_FILE = "run.json"
+PARTIAL = ".partial"
 
 
 class UsageError(ValueError):
     """A bad command line: reported as one line, exit code 2."""
 
 
-def _experiments():
-    try:
-        return importlib.import_module("kcontrast.experiments")
-    except ImportError:  # running from a source checkout without install
-        return importlib.import_module("experiments")
+class Interrupted(Exception):
+    """SIGTERM or SIGINT during a run."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
-def load_experiment(name):
-    """Returns the experiment module registered as ``name``."""
-    package = _experiments()
-    if name not in package.EXPERIMENTS:
-        raise UsageError(
-            f"Expected --exp in {sorted(package.EXPERIMENTS)}; "
-            f"Received: exp={name!r}")
-    return importlib.import_module(
-        f"{package.__name__}.{package.EXPERIMENTS[name]}")
+def define_flags(fv, config=None):
+    """The CLI's flags on ``fv``; with ``config``, also ``--config.*``."""
+    flags.DEFINE_string("exp", None, "Experiment name (see --list).", flag_values=fv)
+    flags.DEFINE_bool("list", False, "List the experiments and exit.", flag_values=fv)
+    flags.DEFINE_string("preset", "default", "Config preset: default (CPU-sized), or one the experiment lists (paper, ...).", flag_values=fv)
+    flags.DEFINE_string("backend", None, "Keras backend: tensorflow, jax or torch (default: $KERAS_BACKEND or tensorflow).", flag_values=fv)
+    flags.DEFINE_string("out", None, "Output directory; must not exist (default: runs/<exp>/<timestamp>).", flag_values=fv)
+    flags.DEFINE_string("resume", None, "Resume the interrupted run in this directory (its .partial directory).", flag_values=fv)
+    flags.DEFINE_bool("quick", False, "Smoke-test size (at most 90 s on a 2-core CPU).", flag_values=fv)
+    flags.DEFINE_bool("save_models", True, "Save each point's model under points/.", flag_values=fv)
+    flags.DEFINE_multi_string("sweep", [], "KEY=V1,V2: sweep a config key (repeatable).", flag_values=fv)
+    flags.DEFINE_string("bits", None, "Alias: RandBit bit counts (data.args.bits), e.g. 0,5,20.", flag_values=fv)
+    flags.DEFINE_string("temperature", None, "Alias of loss.temperature, e.g. 0.1,0.2.", flag_values=fv)
+    flags.DEFINE_string("loss", None, "Alias of loss.name: nt_xent, decoupled_nt_xent, swd_normal, swd_hypersphere, swd_hypercube.", flag_values=fv)
+    flags.DEFINE_string("lambda_weight", None, "Alias of loss.lambda_weight (distribution-term weight).", flag_values=fv)
+    flags.DEFINE_string("epochs", None, "Alias of optim.epochs.", flag_values=fv)
+    flags.DEFINE_string("batch_size", None, "Alias of optim.batch_size.", flag_values=fv)
+    flags.DEFINE_string("learning_rate", None, "Alias of optim.learning_rate.", flag_values=fv)
+    flags.DEFINE_string("seed", None, "Alias of seed; several values sweep seeds, e.g. 0,1,2.", flag_values=fv)
+    flags.DEFINE_string("dataset", None, "Alias of the base dataset key of the experiment (randbit: data.args.base).", flag_values=fv)
+    flags.DEFINE_string("data_dir", None, "Alias of data.data_dir: directory of local dataset files.", flag_values=fv)
+    if config is not None:
+        from ml_collections import config_flags
+        config_flags.DEFINE_config_dict(
+            "config", config, "The experiment config; set any key with --config.KEY=VALUE.",
+            flag_values=fv)
+    return fv
 
 
-def _parse(name, text, kind):
-    try:
-        return kind(text)
-    except ValueError:
-        raise UsageError(
-            f"Expected --{name} to be {kind.__name__} values; "
-            f"Received: {name}={text!r}") from None
+ALIAS_FLAGS = ("bits", "temperature", "loss", "lambda_weight", "epochs",
+               "batch_size", "learning_rate", "seed", "dataset", "data_dir")
 
 
-def collect_overrides(values):
-    """Typed overrides from raw flag values ``{name: str or [str]}``."""
-    out = {}
-    for name, (kind, is_list) in OVERRIDES.items():
-        raw = values.get(name)
-        if raw is None:
-            continue
-        if is_list:
-            out[name] = [_parse(name, v.strip(), kind) for v in raw]
-        else:
-            out[name] = _parse(name, raw, kind)
-    return out
+def _one_line(error):
+    text = str(error).strip().strip("'\"").replace("\\n", "\n")
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    return " ".join(lines[:2]) if lines else type(error).__name__
 
 
 def choose_backend(requested):
@@ -127,134 +122,372 @@ def default_out(exp):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = os.path.join("runs", exp, stamp)
     out, i = base, 1
-    while os.path.exists(out) or os.path.exists(out + ".partial"):
+    while os.path.exists(out) or os.path.exists(out + PARTIAL):
         i += 1
         out = f"{base}-{i}"
     return out
 
 
 def check_out(out):
-    if os.path.exists(out):
-        raise UsageError(
-            f"Expected --out to be a new directory (runs never overwrite each "
-            f"other); Received: out={out!r} already exists")
+    for path in (out, out + PARTIAL):
+        if os.path.exists(path):
+            raise UsageError(
+                f"Expected --out to be a new directory (runs never overwrite each "
+                f"other; resume an interrupted one with --resume); Received: "
+                f"out={out!r} ({path} exists)")
     parent = os.path.dirname(os.path.abspath(out))
-    if os.path.exists(parent) and not os.access(parent, os.W_OK):
+    probe = parent
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK):
         raise UsageError(f"Expected a writable parent of --out; Received: out={out!r}")
 
 
-def prepare(values):
-    """Checks a whole command line. Returns everything the run needs.
-
-    Raises UsageError (or ValueError from a config check) before anything is
-    written.
-    """
-    if values.get("list"):
-        return None
-    if not values.get("exp"):
-        raise UsageError("Expected --exp=NAME (see --list); Received: no --exp")
-    module = load_experiment(values["exp"])
+# ------------------------------------------------------------------ parsing
+def _scan(argv):
+    """Known non-config flags of ``argv`` (exp, preset, resume, ...)."""
+    fv = define_flags(flags.FlagValues())
     try:
-        config = module.get_config(values.get("preset") or "default")
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    overrides = collect_overrides(values)
-    base, points = sweep.resolve(config, overrides, quick=values.get("quick"),
-                                 limits=getattr(module, "LIMITS", {}))
-    backend = choose_backend(values.get("backend"))
+        fv(argv, known_only=True)
+    except flags.Error as e:
+        raise UsageError(_one_line(e)) from None
+    return fv
+
+
+def _alias_overrides(fv, module, base):
+    """``(sets, sweeps)`` from the short flags."""
+    table = cfg.aliases(module)
+    sets, sweeps = [], []
+    for name in ALIAS_FLAGS:
+        raw = fv[name].value
+        if raw is None:
+            continue
+        key = table.get(name)
+        if key is None or key not in cfg.flat_keys(base):
+            raise UsageError(
+                f"Expected --{name} only on experiments with that key; "
+                f"Received: --{name}={raw} on {module.__name__.rsplit('.', 1)[-1]}")
+        values = [cfg.parse_value(base, key, v) for v in raw.split(",") if v.strip()]
+        if not values:
+            raise UsageError(f"Expected a value for --{name}; Received: --{name}={raw!r}")
+        if len(values) == 1:
+            sets.append((key, values[0]))
+        else:
+            sweeps.append((key, values))
+    return sets, sweeps
+
+
+def parse_command(argv):
+    """Parses a full command line into a request, checking keys and types.
+
+    Returns a dict: ``exp, preset, backend, out, resume, quick, save_models,
+    config`` (the ConfigDict with ``--config.*`` applied), ``meta``,
+    ``sets``, ``sweeps``, ``explicit`` and ``module``; or ``{"list": True}``.
+    """
+    head = _scan(argv)
+    if head.list:
+        return {"list": True}
+    exp = head.exp
+    recorded = None
+    if head.resume:
+        recorded = read_run_file(head.resume)
+        if exp and exp != recorded["experiment"]:
+            raise UsageError(
+                f"Expected --exp={recorded['experiment']} (the resumed run's); "
+                f"Received: exp={exp!r}")
+        exp = recorded["experiment"]
+    if not exp:
+        raise UsageError(f"Expected --exp=NAME, one of {cfg.experiment_names()}; Received: no --exp")
+    preset = head.preset
+    if recorded and not _given(argv, "preset"):
+        preset = recorded["preset"]
+    module = cfg.load_experiment(exp)
+    full = cfg.get_experiment_config(exp, preset)
+    base, meta = cfg.split_meta(full)
+    fv = define_flags(flags.FlagValues(), base)
+    try:
+        fv(argv)
+        config = fv.config
+        explicit = sorted(fv["config"].override_values)
+    except (flags.Error, AttributeError, KeyError, TypeError) as e:
+        message = _one_line(e)
+        raise UsageError(message) from None
+    sets, sweeps = _alias_overrides(fv, module, config)
+    sweeps = list(fv.sweep) + sweeps
+    return {"list": False, "exp": exp, "preset": preset, "module": module,
+            "backend": fv.backend, "out": fv.out, "resume": fv.resume,
+            "quick": fv.quick or bool(recorded and recorded["quick"] and not _given(argv, "quick")),
+            "save_models": fv.save_models, "config": config, "meta": meta,
+            "sets": sets, "sweeps": sweeps, "explicit": explicit,
+            "recorded": recorded}
+
+
+def _given(argv, name):
+    return any(a == f"--{name}" or a.startswith(f"--{name}=") or a == f"--no{name}"
+               for a in argv[1:])
+
+
+# ----------------------------------------------------------------- prepare
+def prepare(argv):
+    """Checks a whole command line and everything it implies (datasets,
+    losses, batch sizes, the output directory). Returns the plan; raises
+    UsageError (or ValueError) before anything is written."""
+    request = parse_command(argv)
+    if request["list"]:
+        return None
+    backend = choose_backend(request["backend"])
     import_frameworks()
-    # Checks that need the package (data registry, loss registry).
-    from kcontrast.data import SOURCES
-    from kcontrast.losses import make_loss
-    if base["dataset"] not in SOURCES:
-        raise UsageError(
-            f"Expected --dataset in {sorted(SOURCES)}; "
-            f"Received: dataset={base['dataset']!r}")
-    for point in points:
-        p = {**base, **point}
-        make_loss(p["loss"], temperature=p.get("temperature"),
-                  lambda_weight=p.get("lambda_weight"), seed=p["seed"])
-    out = values.get("out") or default_out(values["exp"])
-    check_out(out)
-    return {"module": module, "base": base, "points": points,
-            "backend": backend, "out": out, "quick": bool(values.get("quick")),
-            "save_models": values.get("save_models", True)}
+    try:
+        base, meta, points = cfg.resolve(
+            request["config"], meta=request["meta"], sets=request["sets"], sweeps=request["sweeps"],
+            quick=request["quick"], explicit=request["explicit"])
+    except cfg.ConfigError as e:
+        raise UsageError(str(e)) from None
+    name = meta.get("name") or request["exp"]
+    configs = []
+    for params in points:
+        c = cfg.point_config(base, params)
+        c["name"] = name
+        configs.append(c)
+    datasets = check_points(configs)
+
+    recorded = request["recorded"]
+    if recorded:
+        current = {"config": base.to_dict(), "points": [_jsonable(p) for p in points]}
+        before = {"config": recorded["config"], "points": recorded["points"]}
+        differ = cfg.diff(before, current)
+        if differ:
+            raise UsageError(
+                f"Expected the resumed run's config; Received: different values for "
+                f"{', '.join(differ)} (resume with --resume alone)")
+        out = recorded["out"]
+        partial = request["resume"].rstrip("/")
+    else:
+        out = request["out"] or default_out(request["exp"])
+        check_out(out)
+        partial = out + PARTIAL
+    return {"exp": request["exp"], "preset": request["preset"], "base": base,
+            "meta": meta, "points": points, "configs": configs,
+            "datasets": datasets, "backend": backend, "out": out,
+            "partial": partial, "quick": request["quick"],
+            "save_models": request["save_models"], "resumed": bool(recorded),
+            "command": " ".join(["python -m kcontrast.run"] + list(argv[1:]))}
+
+
+def _data_key(config):
+    return json.dumps({"data": config["data"], "seed": config["seed"]}, sort_keys=True)
+
+
+def check_points(configs):
+    """Builds each distinct dataset once and checks every point against it
+    (builder arguments, batch size, augmentation, encoder, loss, optimizer,
+    evaluation protocol). Returns ``{data key: Dataset}``."""
+    from kcontrast import pretrain
+    from kcontrast.data.augment import AUGMENTATIONS
+    from kcontrast.evaluation.linear_probe import OPTIMIZERS as PROBE_OPTIMIZERS
+    from kcontrast.models import ENCODERS
+
+    datasets = {}
+    for c in configs:
+        key = _data_key(c)
+        if key not in datasets:
+            try:
+                datasets[key] = pretrain.load_data(c)
+            except ValueError as e:
+                raise UsageError(_one_line(e)) from None
+        ds = datasets[key]
+        batch = c["optim"]["batch_size"]
+        if batch > len(ds.train):
+            raise UsageError(
+                f"Expected optim.batch_size <= {len(ds.train)} (the training split of "
+                f"{c['data']['builder']}); Received: batch_size={batch}")
+        checks = [
+            ("data.augment", c["data"]["augment"], AUGMENTATIONS),
+            ("model.encoder", c["model"]["encoder"], ENCODERS),
+            ("optim.optimizer", c["optim"]["optimizer"], pretrain.OPTIMIZERS),
+            ("optim.schedule", c["optim"]["schedule"], pretrain.SCHEDULES),
+            ("eval.linear.optimizer", c["eval"]["linear"]["optimizer"], PROBE_OPTIMIZERS),
+        ]
+        for key_name, value, allowed in checks:
+            if value not in allowed:
+                raise UsageError(f"Expected {key_name} in {sorted(allowed)}; "
+                                 f"Received: {key_name}={value!r}")
+        try:
+            pretrain.make_point_loss(c)
+        except ValueError as e:
+            raise UsageError(_one_line(e)) from None
+    return datasets
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+# --------------------------------------------------------------- run files
+def read_run_file(directory):
+    path = os.path.join(directory, RUN_FILE)
+    if not os.path.isdir(directory):
+        raise UsageError(f"Expected --resume to be a run directory; Received: resume={directory!r} does not exist")
+    if not os.path.exists(path):
+        if os.path.exists(os.path.join(directory, "results.json")):
+            raise UsageError(f"Expected an interrupted run; Received: resume={directory!r} is complete")
+        raise UsageError(f"Expected a kcontrast run directory with {RUN_FILE}; Received: resume={directory!r}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _fmt_time(seconds):
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _describe(params):
+    return " ".join(f"{k}={v}" for k, v in cfg.short(params).items()) or "single run"
 
 
 def execute(plan):
-    """Runs every point and writes the results; returns the output dir."""
-    from kcontrast import pretrain, results
+    """Runs (or resumes) every point, writing as it goes; returns the
+    output directory. Raises ``Interrupted`` on SIGTERM/SIGINT, leaving the
+    partial directory for ``--resume``."""
+    from kcontrast import atomic, pretrain, provenance, results
 
-    base, points, out = plan["base"], plan["points"], plan["out"]
-    partial = f"{out}.partial-{os.getpid()}"
-    os.makedirs(partial)
-    try:
-        runs = []
-        start = time.perf_counter()
-        for i, params in enumerate(points):
-            config = {**base, **params}
-            desc = " ".join(f"{k}={v}" for k, v in params.items()) or "single run"
-            print(f"[{i + 1}/{len(points)}] {base['name']}: {desc}", flush=True)
-            point_dir = (os.path.join(partial, "points", sweep.point_name(i, params))
-                         if plan["save_models"] else None)
-            metrics, _ = pretrain.pretrain_point(config, out_dir=point_dir)
-            runs.append({"params": params, "metrics": metrics})
-            shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items()
-                             if "/" in k)
-            print(f"[{i + 1}/{len(points)}] done in {metrics['train_time_s']:.0f}s: {shown}",
-                  flush=True)
-        wall = time.perf_counter() - start
-        record = results.results_record(
-            base["name"], base, runs, backend=plan["backend"],
-            quick=plan["quick"], wall_time_s=round(wall, 1),
-            command=" ".join(["python -m kcontrast.run"] + sys.argv[1:]),
-            machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            finished=datetime.datetime.now().isoformat(timespec="seconds"))
-        results.write_json(os.path.join(partial, "results.json"), record)
-        results.write_csv(os.path.join(partial, "results.csv"), runs)
-        fig = base.get("figure")
-        if fig:
-            results.write_figure(
-                os.path.join(partial, "figure.png"), runs, x=fig["x"],
-                y=fig["y"], lines=fig.get("lines") if fig.get("lines") in points[0] else None,
-                ylabel=fig.get("ylabel"), title=fig.get("title"))
-        os.replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    partial, points = plan["partial"], plan["points"]
+    os.makedirs(os.path.join(partial, "points"), exist_ok=True)
+    device = provenance.device(plan["backend"])
+    run_record = {
+        "experiment": plan["exp"], "preset": plan["preset"], "quick": plan["quick"],
+        "out": plan["out"], "config": plan["base"].to_dict(),
+        "points": [_jsonable(p) for p in points], "meta": _jsonable(plan["meta"]),
+        "command": plan["command"], "backend": plan["backend"],
+    }
+    if plan["resumed"]:
+        previous = os.path.join(partial, "results.json")
+        if os.path.exists(previous):  # time spent before the interruption
+            with open(previous) as f:
+                plan["wall_before"] = json.load(f).get("wall_time_s", 0.0)
+    else:
+        atomic.write_json(os.path.join(partial, RUN_FILE), run_record)
+    print(f"{PROGRAM}: {plan['exp']} ({plan['preset']}{', quick' if plan['quick'] else ''}), "
+          f"{len(points)} point(s) on backend {plan['backend']}, device {device}", flush=True)
+    print(f"{PROGRAM}: writing {partial}", flush=True)
+
+    runs, timed = [], []
+    start = time.perf_counter()
+    for i, (params, config) in enumerate(zip(points, plan["configs"])):
+        name = cfg.point_name(i, params)
+        point_dir = os.path.join(partial, "points", name)
+        tag = f"[{i + 1}/{len(points)}]"
+        done = os.path.join(point_dir, pretrain.METRICS_FILE)
+        if os.path.exists(done):
+            with open(done) as f:
+                metrics = json.load(f)
+            print(f"{tag} {_describe(params)}: finished earlier, kept", flush=True)
+        else:
+            elapsed = time.perf_counter() - start
+            remaining = len(points) - i
+            eta = (f"ETA {_fmt_time(sum(timed) / len(timed) * remaining)}"
+                   if timed else "ETA after the first point")
+            resuming = os.path.isdir(os.path.join(point_dir, "backup"))
+            print(f"{tag} {_describe(params)}{' (resuming)' if resuming else ''} | "
+                  f"elapsed {_fmt_time(elapsed)} | {eta}", flush=True)
+            point_start = time.perf_counter()
+            ds = plan["datasets"].get(_data_key(config))
+            metrics, _ = pretrain.pretrain_point(
+                config, point_dir=point_dir, save_model=plan["save_models"],
+                log=lambda line, tag=tag: print(f"{tag}   {line}", flush=True),
+                dataset=ds)
+            timed.append(time.perf_counter() - point_start)
+            shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "/" in k)
+            print(f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "
+                  f"eval {metrics['eval_time_s']:.0f}s): {shown}", flush=True)
+        runs.append({"params": _jsonable(cfg.short(params)), "metrics": metrics,
+                     "point": name})
+        _write_results(plan, partial, runs, start, device, complete=False)
+
+    wall = time.perf_counter() - start + plan.get("wall_before", 0.0)
+    _write_results(plan, partial, runs, start, device, complete=True)
+    figure = plan["meta"].get("figure")
+    if figure:
+        results.write_figure(os.path.join(partial, "figure.png"), runs, **figure)
+    os.remove(os.path.join(partial, RUN_FILE))
+    os.replace(partial, plan["out"])
+    out = plan["out"]
     print(f"results: {os.path.join(out, 'results.json')} (and results.csv)")
-    if base.get("figure"):
+    if figure:
         print(f"figure:  {os.path.join(out, 'figure.png')}")
-    print(f"wall time: {wall:.0f}s on {plan['backend']}")
+    print(f"wall time: {_fmt_time(wall)} on {plan['backend']}")
     return out
 
 
+def _write_results(plan, partial, runs, start, device, complete):
+    from kcontrast import provenance, results
+
+    wall = time.perf_counter() - start + plan.get("wall_before", 0.0)
+    record = results.results_record(
+        plan["exp"], plan["base"].to_dict(), runs, preset=plan["preset"],
+        sweep=plan["meta"].get("sweep_keys", []), figure=plan["meta"].get("figure"),
+        backend=plan["backend"], device=device,
+        versions=provenance.versions(plan["backend"]), quick=plan["quick"],
+        wall_time_s=round(wall, 1), command=plan["command"],
+        machine=provenance.machine(), complete=complete,
+        finished=datetime.datetime.now().isoformat(timespec="seconds"))
+    results.write_json(os.path.join(partial, "results.json"), record)
+    results.write_csv(os.path.join(partial, "results.csv"), runs)
+
+
 def list_experiments():
-    package = _experiments()
-    for name in sorted(package.EXPERIMENTS):
-        module = load_experiment(name)
+    for name in cfg.experiment_names():
+        module = cfg.load_experiment(name)
         summary = (module.__doc__ or "").strip().splitlines()[0]
-        print(f"{name:16s} {summary}")
+        print(f"  {name:22s} {summary}")
+
+
+def _on_signal(signum, frame):
+    raise Interrupted(signum)
 
 
 def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
+    if any(a in ("--help", "-h", "--helpfull", "-?") for a in argv[1:]):
+        print_help(full="--helpfull" in argv)
+        return 0
     try:
-        FLAGS(argv)
-    except flags.Error as e:
-        print(f"kcontrast.run: error: {e}", file=sys.stderr)
-        return 2
-    values = {name: FLAGS[name].value for name in FLAGS}
-    try:
-        plan = prepare(values)
+        plan = prepare(argv)
     except ValueError as e:
-        print(f"kcontrast.run: error: {e}", file=sys.stderr)
+        print(f"{PROGRAM}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     if plan is None:
         list_experiments()
         return 0
-    execute(plan)
+    handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        execute(plan)
+    except Interrupted as e:
+        print(f"\n{PROGRAM}: interrupted by {e}; finished points are kept in "
+              f"{plan['partial']}\n{PROGRAM}: resume with: python -m kcontrast.run "
+              f"--resume={plan['partial']}", file=sys.stderr, flush=True)
+        return 128 + e.signum
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
     return 0
+
+
+def print_help(full=False):
+    print(__doc__.strip())
+    print("\nExperiments:")
+    list_experiments()
+    fv = define_flags(flags.FlagValues())
+    print("\nFlags:")
+    print(fv.get_help(include_special_flags=full))
+    print("\n  --config.KEY=VALUE: set any key of the experiment's config "
+          "(see experiments/NAME.py).")
 
 
 if __name__ == "__main__":

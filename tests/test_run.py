@@ -1,81 +1,226 @@
-"""The CLI end to end, in subprocesses, as a user runs it."""
+"""The experiment runner as a user runs it: bad input, a quick run and what it
+leaves behind, SIGTERM and --resume, and export + probe agreeing with the run."""
 
 import csv
+import glob
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
+from kcontrast import run
 
-def _run(args, cwd, backend=None, timeout=600):
-    env = dict(os.environ)
-    if backend:
-        env["KERAS_BACKEND"] = backend
-    return subprocess.run([sys.executable, "-m", "kcontrast.run", *args],
-                          cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(args, cwd, timeout=600, module="kcontrast.run"):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("args, needle", [
     (["--exp=nope"], "exp='nope'"),
-    (["--exp=randbit", "--bits=-1"], "bits=-1"),
-    (["--exp=randbit", "--bits=33"], "bits=33"),
-    (["--exp=randbit", "--bits=0,x"], "bits='x'"),
+    (["--exp=randbit", "--bits=-1"], "bits"),
+    (["--exp=randbit", "--bits=33"], "33"),
+    (["--exp=randbit", "--bits=0,x"], "'x'"),
     (["--exp=randbit", "--batch_size=1"], "batch_size=1"),
+    (["--exp=randbit", "--batch_size=5000"], "batch_size=5000"),
     (["--exp=randbit", "--temperature=0"], "temperature=0.0"),
-    (["--exp=randbit", "--temperature=-0.1"], "temperature=-0.1"),
     (["--exp=randbit", "--backend=mxnet"], "backend='mxnet'"),
-    (["--exp=randbit", "--dataset=imagenet_nope"], "dataset='imagenet_nope'"),
+    (["--exp=randbit", "--dataset=imagenet_nope"], "imagenet_nope"),
     (["--exp=randbit", "--loss=nope"], "nope"),
+    (["--exp=randbit", "--loss=swd_normal", "--temperature=0.05,0.1"], "swd_normal"),
     (["--exp=randbit", "--preset=huge"], "preset='huge'"),
     (["--exp=randbit", "--no_such_flag=1"], "no_such_flag"),
+    (["--exp=randbit", "--config.optim.learnin_rate=1e-3"], "learning_rate"),
+    (["--exp=randbit", "--config.optim.epochs=2.5"], "2.5"),
+    (["--exp=randbit", "--sweep=model.widht=1,2"], "'model.width'"),
+    (["--exp=randbit", "--config.data.augment=nope"], "augment='nope'"),
+    (["--exp=randbit", "--config.data.args.bogus=1"], "bogus"),
+    (["--resume=nowhere"], "nowhere"),
     ([], "--exp"),
 ])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):
-    result = _run(args, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys,
+                                                         args, needle):
+    monkeypatch.chdir(tmp_path)
+    code = run.main(["kcontrast.run", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kcontrast.run: error: ")
     assert needle in lines[0]
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("flag", ["--help", "--helpfull"])
+def test_help_lists_experiments_and_flags(tmp_path, flag):
+    result = _run([flag], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "randbit" in result.stdout and "--config.KEY=VALUE" in result.stdout
+    assert "--resume" in result.stdout and "--sweep" in result.stdout
     assert os.listdir(tmp_path) == []
 
 
 def test_list_names_the_experiments(tmp_path):
     result = _run(["--list"], cwd=tmp_path)
     assert result.returncode == 0
-    assert result.stdout.startswith("randbit")
+    assert result.stdout.split()[0] == "randbit"
+
+
+QUICK = ["--exp=randbit", "--quick", "--bits=0,3", "--temperature=0.2",
+         "--batch_size=128", "--config.data.train_examples=512",
+         "--config.eval.linear.optimizer=lbfgs"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quick")
+    out = root / "run"
+    result = _run(QUICK + [f"--out={out}"], cwd=root)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return root, out, result
 
 
 @pytest.mark.backend
-def test_quick_run_writes_results_and_never_overwrites(tmp_path):
-    out = tmp_path / "run"
-    args = ["--exp=randbit", "--quick", "--bits=0,3", "--temperature=0.2",
-            "--batch_size=128", f"--out={out}"]
-    result = _run(args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "[2/2]" in result.stdout and str(out / "figure.png") in result.stdout
+def test_quick_run_results_and_logs(quick_run):
+    root, out, result = quick_run
+    first = result.stdout.splitlines()[0]
+    assert "backend" in first and "device CPU" in first
+    assert "[1/2]" in result.stdout and "ETA" in result.stdout and "elapsed" in result.stdout
+    assert "linear probe label" in result.stdout and "kNN label" in result.stdout
     record = json.loads((out / "results.json").read_text())
-    assert record["experiment"] == "randbit"
-    assert record["config"]["dataset"] == "mnist5k"
+    assert record["experiment"] == "randbit" and record["complete"] is True
+    assert record["config"]["data"]["args"]["base"] == "mnist5k"
+    assert record["config"]["eval"]["linear"]["optimizer"] == "lbfgs"
     assert [r["params"] for r in record["runs"]] == [
         {"bits": 0, "temperature": 0.2}, {"bits": 3, "temperature": 0.2}]
-    for run in record["runs"]:
+    for r in record["runs"]:
         for key in ("linear/label", "online/label", "knn/label"):
-            assert 0.0 <= run["metrics"][key] <= 1.0
+            assert 0.0 <= r["metrics"][key] <= 1.0
     with open(out / "results.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["bits"] for r in rows] == ["0", "3"]
+        assert [row["bits"] for row in csv.DictReader(f)] == ["0", "3"]
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     points = sorted(os.listdir(out / "points"))
     assert points == ["00-bits=0-temperature=0.2", "01-bits=3-temperature=0.2"]
-    saved = json.loads((out / "points" / points[1] / "config.json").read_text())
+    point = out / "points" / points[1]
+    saved = json.loads((point / "config.json").read_text())
     assert saved["input_shape"] == [28, 28, 4]
-    assert saved["labels"] == {"label": 10}
-    assert not [p for p in os.listdir(tmp_path) if "partial" in p]
+    assert saved["config"]["loss"] == {"name": "nt_xent", "temperature": 0.2,
+                                       "form": "simclr", "lambda_weight": None,
+                                       "scale": None}
+    for package in ("keras", "numpy", "kcontrast", saved["backend"]):
+        assert saved["versions"][package], package
+    assert saved["device"].startswith("CPU")
+    epochs = [json.loads(l) for l in (point / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == [0]
+    assert "contrastive_loss" in epochs[0]
+    assert glob.glob(str(point / "tensorboard" / "**" / "events.out.tfevents.*"),
+                     recursive=True)
+    assert json.loads((point / "metrics.json").read_text()) == record["runs"][1]["metrics"]
+    assert not (point / "backup").exists()
+    assert not [p for p in os.listdir(root) if "partial" in p]
 
-    again = _run(args, cwd=tmp_path)
-    assert again.returncode == 2
-    assert "already exists" in again.stderr
+    again = _run(QUICK + [f"--out={out}"], cwd=root)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+@pytest.mark.backend
+def test_online_accuracy_is_over_the_whole_test_split(quick_run):
+    import keras
+
+    from kcontrast import load_model
+    from kcontrast.data import build_dataset
+
+    _, out, _ = quick_run
+    record = json.loads((out / "results.json").read_text())
+    point = out / "points" / record["runs"][1]["point"]
+    model = load_model(str(point / "model.keras"))
+    ds = build_dataset("randbit", base="mnist5k", bits=3, seed=0)
+    logits = keras.ops.convert_to_numpy(
+        model(ds.test.model_inputs(), training=False)["probe_label"])
+    expected = float(np.mean(np.argmax(logits, -1) == ds.test.labels["label"]))
+    assert record["runs"][1]["metrics"]["online/label"] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.backend
+def test_probe_of_the_export_reproduces_the_run(quick_run, tmp_path):
+    _, out, _ = quick_run
+    record = json.loads((out / "results.json").read_text())
+    point = out / "points" / record["runs"][1]["point"]
+    exported = tmp_path / "export"
+    done = _run([f"--run={point}", f"--out={exported}"], cwd=tmp_path,
+                module="kcontrast.export")
+    assert done.returncode == 0, done.stderr[-2000:]
+    probed = _run([f"--saved_model={exported}", f"--out={tmp_path / 'probe.json'}"],
+                  cwd=tmp_path, module="kcontrast.probe")
+    assert probed.returncode == 0, probed.stderr[-2000:]
+    result = json.loads((tmp_path / "probe.json").read_text())["results"]["label"]
+    metrics = record["runs"][1]["metrics"]
+    assert result["linear"]["accuracy"] == pytest.approx(metrics["linear/label"], abs=0.005)
+    assert result["knn"]["accuracy"] == pytest.approx(metrics["knn/label"], abs=0.005)
+
+
+def _wait_for(predicate, process, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.backend
+def test_sigterm_keeps_finished_points_and_resume_completes(tmp_path):
+    out = tmp_path / "run"
+    partial = tmp_path / "run.partial"
+    args = ["--exp=randbit", "--bits=0,2", "--temperature=0.2", "--epochs=12",
+            "--batch_size=128", "--config.data.train_examples=512",
+            "--config.eval.linear.optimizer=lbfgs", "--nosave_models", f"--out={out}"]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    process = subprocess.Popen([sys.executable, "-m", "kcontrast.run", *args], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    second = partial / "points" / "01-bits=2-temperature=0.2"
+
+    def second_point_trained_two_epochs():
+        log = second / "metrics.jsonl"
+        return log.exists() and len(log.read_text().splitlines()) >= 2
+
+    reached = _wait_for(second_point_trained_two_epochs, process)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert reached, stdout[-2000:] + stderr[-2000:]
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert f"--resume={partial}" in stderr
+    assert (partial / "points" / "00-bits=0-temperature=0.2" / "metrics.json").exists()
+    assert not (second / "metrics.json").exists()
+    assert (second / "backup").is_dir()
+    partial_record = json.loads((partial / "results.json").read_text())
+    assert partial_record["complete"] is False and len(partial_record["runs"]) == 1
+
+    changed = _run([f"--resume={partial}", "--epochs=5"], cwd=tmp_path)
+    assert changed.returncode == 2 and "optim.epochs" in changed.stderr
+
+    resumed = _run([f"--resume={partial}"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "finished earlier, kept" in resumed.stdout and "(resuming)" in resumed.stdout
+    # BackupAndRestore restarts after the last finished epoch: the resumed
+    # process never trains epoch 1 of the second point again.
+    assert "Epoch 1/12" not in resumed.stdout
+    assert not partial.exists()
+    record = json.loads((out / "results.json").read_text())
+    assert record["complete"] is True and len(record["runs"]) == 2
+    epochs = [json.loads(l)["epoch"] for l in
+              (out / "points" / "01-bits=2-temperature=0.2" / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == list(range(12))
+    assert set(record) >= {"experiment", "config", "runs", "backend", "wall_time_s",
+                           "command", "machine", "versions", "device"}

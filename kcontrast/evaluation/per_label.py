@@ -1,33 +1,59 @@
-"""Linear probe and weighted kNN for every label of a dataset.
+"""The one offline evaluation path: linear probe and weighted kNN for every
+label of a dataset, under a recorded protocol.
 
+``kcontrast.run`` (after pretraining) and ``kcontrast.probe`` (on an export)
+both call ``evaluate_labels`` with the protocol stored in the point's config
+(``kcontrast.config.eval_section``), so the two commands give the same
+numbers on the same features::
+
+    protocol = {"linear": {"optimizer": "lbfgs"},      # or "adam"
+                "knn": {"k": 20, "temperature": 0.07}}
     for label in labels:
-        results[label] = {"linear": linear_probe(...), "knn": knn_classify(...)}
+        results[label] = {"linear": linear_probe(..., **protocol["linear"]),
+                          "knn": knn_classify(..., **protocol["knn"])}
 
-Multi-hot labels (names in `multi_label`) report per-class and mean accuracy.
+Multi-hot labels (names in ``multi_label``) report per-class and mean
+accuracy.
 """
+
+import time
 
 from kcontrast.evaluation.knn import knn_classify
 from kcontrast.evaluation.linear_probe import linear_probe
 
+DEFAULT_PROTOCOL = {"linear": {"optimizer": "lbfgs"},
+                    "knn": {"k": 20, "temperature": 0.07}}
+
+
+def protocol_of(config):
+    """The ``{"linear": {...}, "knn": {...}}`` protocol of a point config's
+    ``eval`` section (missing parts take ``DEFAULT_PROTOCOL``)."""
+    section = dict((config or {}).get("eval") or {})
+    return {"linear": {**DEFAULT_PROTOCOL["linear"], **dict(section.get("linear") or {})},
+            "knn": {**DEFAULT_PROTOCOL["knn"], **dict(section.get("knn") or {})}}
+
 
 def evaluate_labels(train_features, train_labels, test_features, test_labels,
-                    num_classes=None, multi_label=(), seed=0, k=20,
-                    temperature=0.07, linear_kwargs=None):
-    """Runs both protocols on one feature array for each label.
+                    num_classes=None, multi_label=(), protocol=None, seed=0,
+                    log=None):
+    """Runs the linear probe and kNN on one feature array for each label.
 
     Args:
-        train_features, test_features: float `[N, D]` / `[M, D]`.
-        train_labels, test_labels: dict label -> `[N]` / `[M]` (or multi-hot
-            `[N, K]` / `[M, K]`); the test dict must hold every train label.
+        train_features, test_features: float ``[N, D]`` / ``[M, D]``.
+        train_labels, test_labels: dict label -> ``[N]`` / ``[M]`` (or
+            multi-hot ``[N, K]`` / ``[M, K]``); the test dict must hold every
+            train label.
         num_classes: optional dict label -> classes.
         multi_label: label names whose labels are multi-hot.
+        protocol: ``{"linear": linear_probe kwargs, "knn": knn_classify
+            kwargs}``; missing parts take ``DEFAULT_PROTOCOL``.
         seed: linear-probe seed.
-        k, temperature: kNN parameters.
-        linear_kwargs: extra `linear_probe` arguments.
+        log: optional callable taking one progress line (what runs, and for
+            how long).
 
     Returns:
-        dict label -> {"linear": dict, "knn": dict} (see `linear_probe`,
-        `knn_classify`).
+        dict label -> {"linear": dict, "knn": dict} (see ``linear_probe``,
+        ``knn_classify``).
 
     >>> evaluate_labels(x, {"digit": y}, x_test, {"digit": y_test})  # doctest: +SKIP
     {'digit': {'linear': {'accuracy': ...}, 'knn': {'accuracy': ...}}}
@@ -36,17 +62,26 @@ def evaluate_labels(train_features, train_labels, test_features, test_labels,
     if missing:
         raise ValueError(
             f"Expected test labels for every train label; Received: missing={missing}")
+    protocol = protocol_of({"eval": protocol})
     num_classes = dict(num_classes or {})
+    shape = f"{len(train_features)}x{train_features.shape[-1]}"
     results = {}
     for name in train_labels:
         multi = name in set(multi_label)
         classes = num_classes.get(name)
-        results[name] = {
-            "linear": linear_probe(train_features, train_labels[name], test_features,
-                                   test_labels[name], num_classes=classes,
-                                   multi_label=multi, seed=seed, **dict(linear_kwargs or {})),
-            "knn": knn_classify(train_features, train_labels[name], test_features,
-                                test_labels[name], num_classes=classes,
-                                multi_label=multi, k=k, temperature=temperature),
-        }
+        start = time.perf_counter()
+        linear = linear_probe(train_features, train_labels[name], test_features,
+                              test_labels[name], num_classes=classes,
+                              multi_label=multi, seed=seed, **protocol["linear"])
+        middle = time.perf_counter()
+        if log:
+            log(f"linear probe {name} ({protocol['linear']['optimizer']}, "
+                f"{shape} features): {linear['accuracy']:.4f} in {middle - start:.1f}s")
+        knn = knn_classify(train_features, train_labels[name], test_features,
+                           test_labels[name], num_classes=classes,
+                           multi_label=multi, **protocol["knn"])
+        if log:
+            log(f"kNN {name} (k={protocol['knn']['k']}): {knn['accuracy']:.4f} "
+                f"in {time.perf_counter() - middle:.1f}s")
+        results[name] = {"linear": linear, "knn": knn}
     return results

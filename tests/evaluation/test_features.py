@@ -45,7 +45,7 @@ def test_evaluate_labels_reports_every_label():
     train = {"digit": digit[:200], "presence": presence[:200]}
     test = {"digit": digit[200:], "presence": presence[200:]}
     results = evaluate_labels(x[:200], train, x[200:], test, multi_label=("presence",),
-                              linear_kwargs={"max_epochs": 20})
+                              protocol={"linear": {"max_epochs": 20}})
     assert sorted(results) == ["digit", "presence"]
     assert len(results["presence"]["linear"]["per_class_accuracy"]) == 2
     assert len(results["presence"]["knn"]["per_class_accuracy"]) == 2
