@@ -5,7 +5,7 @@ from kcontrast.data import Split
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset
 from kcontrast.data.pipeline import probe_dataset
-from kcontrast.data.randbit import decode_bits
+from kcontrast.data.builders.randbit import decode_bits
 
 
 @pytest.fixture(scope="module")

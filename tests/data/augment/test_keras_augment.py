@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from kcontrast.data import Split
-from kcontrast.data.keras_augment import KerasSimCLRAugment
+from kcontrast.data.augment.keras_augment import KerasSimCLRAugment
 from kcontrast.data.pipeline import pretrain_dataset
-from kcontrast.data.randbit import encode_bits
+from kcontrast.data.builders.randbit import encode_bits
 
 pytestmark = pytest.mark.backend
 

@@ -21,7 +21,7 @@ Solarization): they draw from a stateful SeedGenerator, so they cannot be keyed
 to a per-batch seed and are not reproducible under a parallel tf.data map;
 RandomColorJitter also applies its ops always and in a fixed order, whereas
 SimCLR applies jitter with p=0.8 in a random order per example.
-`kcontrast.data.keras_augment` builds the same recipe from the Keras layers
+`kcontrast.data.augment.keras_augment` builds the same recipe from the Keras layers
 for users who prefer them.
 
 >>> import tensorflow as tf

@@ -5,10 +5,10 @@ import pytest
 
 from kcontrast.data import build_dataset
 from kcontrast.data import load_source
-from kcontrast.data.fashion_mnist import DEFAULT_DIR
-from kcontrast.data.fashion_mnist import FILES
-from kcontrast.data.fashion_mnist import find_files
-from kcontrast.data.idx import write_idx
+from kcontrast.data.sources.fashion_mnist import DEFAULT_DIR
+from kcontrast.data.sources.fashion_mnist import FILES
+from kcontrast.data.sources.fashion_mnist import find_files
+from kcontrast.data.sources.idx import write_idx
 
 
 def _fake_fashion(directory, n_train=12, n_test=5, gz=True):

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from kcontrast.data.idx import read_idx
+from kcontrast.data.sources.idx import read_idx
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
 
@@ -112,7 +112,7 @@ def load_fashion_mnist(data_dir=None):
     """
     if find_files(data_dir) is not None:
         return load_fashion_mnist_idx(data_dir)
-    from kcontrast.data.tfds_source import load_tfds
+    from kcontrast.data.sources.tfds_source import load_tfds
 
     try:
         return load_tfds("fashion_mnist", data_dir=data_dir)

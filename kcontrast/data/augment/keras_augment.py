@@ -1,9 +1,9 @@
 """The SimCLR view from Keras 3 core preprocessing layers, for tf.data.
 
-An alternative to `kcontrast.data.simclr.SimCLRAugment` for users who prefer
+An alternative to `kcontrast.data.augment.simclr.SimCLRAugment` for users who prefer
 Keras' layers: RandomBrightness, RandomContrast, RandomSaturation, RandomHue
 (colour jitter), RandomGrayscale, RandomGaussianBlur and Solarization. The
-random resized crop (and flip) stays `kcontrast.data.random_resized_crop`,
+random resized crop (and flip) stays `kcontrast.data.augment.random_resized_crop`,
 because Keras core has no random *resized* crop. Inside tf.data, Keras runs
 these layers with TensorFlow ops whatever KERAS_BACKEND is (its DataLayer
 switches backend in a tf graph); tests check tensorflow, jax and torch.
@@ -28,7 +28,7 @@ TensorShape([4, 32, 32, 3])
 
 import tensorflow as tf
 
-from kcontrast.data.random_resized_crop import random_resized_crop
+from kcontrast.data.augment.random_resized_crop import random_resized_crop
 
 
 class KerasSimCLRAugment:

@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-from kcontrast.data.idx import read_idx
-from kcontrast.data.idx import write_idx
+from kcontrast.data.sources.idx import read_idx
+from kcontrast.data.sources.idx import write_idx
 
 
 def _write_by_hand(path, array, type_byte, big_endian_dtype):

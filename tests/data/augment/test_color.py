@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kcontrast.data import color
+from kcontrast.data.augment import color
 
 
 def _images(shape=(6, 5, 7, 3), seed=0):
