@@ -33,8 +33,8 @@ def _rgb32_source(n, seed=0):
     import tensorflow as tf
 
     from kcontrast.data import Split
-    from kcontrast.data.fashion_mnist import find_files
-    from kcontrast.data.fashion_mnist import load_fashion_mnist_idx
+    from kcontrast.data.sources.fashion_mnist import find_files
+    from kcontrast.data.sources.fashion_mnist import load_fashion_mnist_idx
 
     rng = np.random.default_rng(seed)
     if find_files() is not None:

@@ -21,8 +21,8 @@ companion, cifar, imagenet, none) and `probe_dataset` (clean images).
 (28, 28, 6)
 """
 
-from kcontrast.data.registry import BUILDERS
-from kcontrast.data.registry import build_dataset
+from kcontrast.data.builders import BUILDERS
+from kcontrast.data.builders import build_dataset
 from kcontrast.data.sources import SOURCES
 from kcontrast.data.sources import load_source
 from kcontrast.data.split import Dataset

@@ -66,8 +66,9 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             once per batch on the batch stacked twice ([x; x]); it must draw
             each example's randomness independently (the halves become
             view1 and view2); a
-            callable with `stateful = True` (e.g. `KerasSimCLRAugment`) is
-            mapped serially so that its own generators stay reproducible.
+            callable with `stateful = True` (e.g. one built from Keras
+            preprocessing layers, which draw from their own seeded
+            generators) is mapped serially so that it stays reproducible.
         batch_size: examples per batch.
         seed: int seed of the order and the augmentations.
         shuffle: reshuffle the examples every pass.

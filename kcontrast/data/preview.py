@@ -17,7 +17,7 @@ import textwrap
 
 import numpy as np
 
-from kcontrast.data.randbit import decode_bits
+from kcontrast.data.builders.randbit import decode_bits
 
 
 def _describe(labels, multi_label, i, bits):
@@ -48,7 +48,7 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
     Returns:
         The built `Dataset`.
     """
-    from kcontrast.data.registry import build_dataset
+    from kcontrast.data.builders import build_dataset
 
     if data_dir is not None:
         kwargs["data_dir"] = data_dir

@@ -9,10 +9,10 @@
 
 import inspect
 
-from kcontrast.data.digit_on_image import digit_on_image
-from kcontrast.data.modified_multi_digits import modified_multi_digits
-from kcontrast.data.multi_digits import multi_digits
-from kcontrast.data.randbit import randbit
+from kcontrast.data.builders.digit_on_image import digit_on_image
+from kcontrast.data.builders.modified_multi_digits import modified_multi_digits
+from kcontrast.data.builders.multi_digits import multi_digits
+from kcontrast.data.builders.randbit import randbit
 
 BUILDERS = {
     "randbit": randbit,

@@ -53,25 +53,3 @@ def read_idx(path):
     array = np.frombuffer(data, dtype, count, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
-
-def write_idx(path, array):
-    """Writes `array` as an IDX file (gzip-compressed if `path` ends in .gz).
-
-    The inverse of `read_idx`; used to make small test fixtures.
-    """
-    array = np.asarray(array)
-    codes = {v.newbyteorder("="): k for k, v in _DTYPES.items()}
-    native = array.dtype.newbyteorder("=")
-    if native not in codes:
-        raise ValueError(
-            "Expected an array of dtype uint8, int8, int16, int32, float32 or "
-            f"float64; Received: dtype={array.dtype}"
-        )
-    code = codes[native]
-    header = bytes([0, 0, code, array.ndim]) + np.asarray(
-        array.shape, ">u4"
-    ).tobytes()
-    payload = array.astype(_DTYPES[code]).tobytes()
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(str(path), "wb") as f:
-        f.write(header + payload)

@@ -6,6 +6,7 @@ import tensorflow_datasets as tfds
 
 from kcontrast.data import build_dataset
 from kcontrast.data import load_source
+from kcontrast.data.sources.tfds_source import load_tfds
 
 
 def _images(split_id, n, shape):
@@ -117,3 +118,12 @@ def test_digit_on_image_over_a_tfds_object_source(data_dir):
 def test_max_examples_and_image_size(data_dir):
     ds = load_source("kcontrast_test_fixed_shapes", data_dir=data_dir, max_examples=5, image_size=(16, 16))
     assert ds.train.images.shape == (5, 16, 16, 3) and ds.test.images.shape == (5, 16, 16, 3)
+
+
+def test_without_download_a_prepared_copy_loads_and_a_missing_one_is_named(data_dir, tmp_path):
+    ds = load_tfds("kcontrast_test_fixed_shapes", data_dir=data_dir, download=False)
+    assert ds.train.images.shape == (12, 8, 8, 3)
+    with pytest.raises(ValueError, match="kcontrast_test_fixed_shapes") as info:
+        load_tfds("kcontrast_test_fixed_shapes", data_dir=tmp_path / "empty", download=False)
+    assert "empty" in str(info.value)
+    assert not (tmp_path / "empty").exists()  # Nothing fetched, nothing written.

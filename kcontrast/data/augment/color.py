@@ -21,8 +21,6 @@ Solarization): they draw from a stateful SeedGenerator, so they cannot be keyed
 to a per-batch seed and are not reproducible under a parallel tf.data map;
 RandomColorJitter also applies its ops always and in a fixed order, whereas
 SimCLR applies jitter with p=0.8 in a random order per example.
-`kcontrast.data.keras_augment` builds the same recipe from the Keras layers
-for users who prefer them.
 
 >>> import tensorflow as tf
 >>> x = tf.random.uniform((4, 8, 8, 3))
@@ -91,20 +89,6 @@ def adjust_contrast(images, factor):
     mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
     out = (images - mean) * factor[:, None, None, None] + mean
     return tf.clip_by_value(out, 0.0, 1.0)
-
-
-def adjust_saturation(images, factor):
-    """gray + factor * (x - gray) per example; C=1 passes through."""
-    if images.shape[-1] == 1:
-        return images
-    return apply_color_matrix(images, saturation_matrix(factor))
-
-
-def adjust_hue(images, delta):
-    """Rotates the hue by delta [B] (fractions of a turn); C=1 passes through."""
-    if images.shape[-1] == 1:
-        return images
-    return apply_color_matrix(images, hue_matrix(delta))
 
 
 def _affine(images, matrix, bias):

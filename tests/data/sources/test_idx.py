@@ -3,8 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from kcontrast.data.idx import read_idx
-from kcontrast.data.idx import write_idx
+from kcontrast.data.sources.idx import read_idx
 
 
 def _write_by_hand(path, array, type_byte, big_endian_dtype):
@@ -39,7 +38,7 @@ def test_reads_big_endian_int32_and_float32(tmp_path):
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "int32", "float64"])
-def test_write_read_round_trip(tmp_path, dtype):
+def test_write_read_round_trip(tmp_path, dtype, write_idx):
     array = (np.arange(24).reshape(2, 3, 4) % 7).astype(dtype)
     write_idx(tmp_path / "x.gz", array)
     out = read_idx(tmp_path / "x.gz")
@@ -47,7 +46,7 @@ def test_write_read_round_trip(tmp_path, dtype):
     np.testing.assert_array_equal(out, array)
 
 
-def test_rejects_non_idx_and_truncated_files(tmp_path):
+def test_rejects_non_idx_and_truncated_files(tmp_path, write_idx):
     (tmp_path / "bad").write_bytes(b"PK\x03\x04 not idx")
     with pytest.raises(ValueError, match="bad"):
         read_idx(tmp_path / "bad")

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from kcontrast.data.idx import read_idx
+from kcontrast.data.sources.idx import read_idx
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
 
@@ -98,8 +98,11 @@ def load_fashion_mnist(data_dir=None):
     """Fashion-MNIST: IDX files first, tensorflow-datasets as the fallback.
 
     Args:
-        data_dir: directory with the IDX files (default `DEFAULT_DIR`); also
-            passed to tfds as its `data_dir` when the files are absent.
+        data_dir: directory with the IDX files (default `DEFAULT_DIR`). When
+            the files are absent from an explicit `data_dir`, a copy that
+            tensorflow-datasets has already prepared there is used, and
+            nothing is downloaded; only without `data_dir` may tfds download
+            Fashion-MNIST (into its default directory).
 
     Returns:
         `Dataset` named "fashion_mnist", images float32 [N, 28, 28, 1] in
@@ -112,10 +115,11 @@ def load_fashion_mnist(data_dir=None):
     """
     if find_files(data_dir) is not None:
         return load_fashion_mnist_idx(data_dir)
-    from kcontrast.data.tfds_source import load_tfds
+    from kcontrast.data.sources.tfds_source import load_tfds
 
     try:
-        return load_tfds("fashion_mnist", data_dir=data_dir)
+        # An explicit data_dir names where the data is: look there, offline.
+        return load_tfds("fashion_mnist", data_dir=data_dir, download=data_dir is None)
     except Exception as tfds_error:  # Report both ways of getting the data.
         try:
             load_fashion_mnist_idx(data_dir)

@@ -16,9 +16,9 @@ same output. `make_augmentation(name)` returns a preset from `AUGMENTATIONS`:
 TensorShape([4, 28, 28, 1])
 """
 
-from kcontrast.data.random_resized_crop import random_resized_crop
-from kcontrast.data.simclr import PRESETS
-from kcontrast.data.simclr import SimCLRAugment
+from kcontrast.data.augment.random_resized_crop import random_resized_crop
+from kcontrast.data.augment.simclr import PRESETS
+from kcontrast.data.augment.simclr import SimCLRAugment
 
 
 def companion(images, seed):

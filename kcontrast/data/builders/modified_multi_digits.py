@@ -16,9 +16,9 @@ int32 [N, 2, 4] as (y, x, height, width) for A then B, `digit_index`.
 
 import numpy as np
 
-from kcontrast.data.canvas import resize_images
-from kcontrast.data.multi_digits import _check_int
-from kcontrast.data.multi_digits import draw_digits
+from kcontrast.data.builders.canvas import resize_images
+from kcontrast.data.builders.multi_digits import _check_int
+from kcontrast.data.builders.multi_digits import draw_digits
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split

@@ -15,11 +15,11 @@ import dataclasses
 
 import tensorflow as tf
 
-from kcontrast.data.blur import random_gaussian_blur
-from kcontrast.data.color import color_jitter
-from kcontrast.data.color import random_grayscale
-from kcontrast.data.color import random_solarize
-from kcontrast.data.random_resized_crop import random_resized_crop
+from kcontrast.data.augment.blur import random_gaussian_blur
+from kcontrast.data.augment.color import color_jitter
+from kcontrast.data.augment.color import random_grayscale
+from kcontrast.data.augment.color import random_solarize
+from kcontrast.data.augment.random_resized_crop import random_resized_crop
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,8 +3,8 @@ import pytest
 
 from kcontrast.data import BUILDERS
 from kcontrast.data import build_dataset
-from kcontrast.data.randbit import decode_bits
-from kcontrast.data.randbit import encode_bits
+from kcontrast.data.builders.randbit import decode_bits
+from kcontrast.data.builders.randbit import encode_bits
 
 
 def test_shapes_dtypes_and_ranges():

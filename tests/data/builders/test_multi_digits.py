@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from kcontrast.data import build_dataset
-from kcontrast.data.canvas import resize_images
-from kcontrast.data.mnist5k import load_mnist5k
+from kcontrast.data.builders.canvas import resize_images
+from kcontrast.data.sources.mnist5k import load_mnist5k
 
 
 def _overlap(a, b):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from kcontrast.data import build_dataset
-from kcontrast.data.canvas import resize_images
-from kcontrast.data.digit_on_image import grid_offsets
-from kcontrast.data.fashion_mnist import DEFAULT_DIR
-from kcontrast.data.fashion_mnist import find_files
-from kcontrast.data.mnist5k import load_mnist5k
+from kcontrast.data.builders.canvas import resize_images
+from kcontrast.data.builders.digit_on_image import grid_offsets
+from kcontrast.data.sources.fashion_mnist import DEFAULT_DIR
+from kcontrast.data.sources.fashion_mnist import find_files
+from kcontrast.data.sources.mnist5k import load_mnist5k
 
 
 def _build(objects, **kwargs):

@@ -1,8 +1,8 @@
 import numpy as np
 import tensorflow as tf
 
-from kcontrast.data.random_resized_crop import random_resized_crop
-from kcontrast.data.random_resized_crop import sample_boxes
+from kcontrast.data.augment.random_resized_crop import random_resized_crop
+from kcontrast.data.augment.random_resized_crop import sample_boxes
 
 
 def test_boxes_lie_inside_and_respect_scale_and_ratio():

@@ -28,8 +28,8 @@ float32 [10]: which classes appear). info: `boxes` int32 [N, n, 4] as
 
 import numpy as np
 
-from kcontrast.data.canvas import paste
-from kcontrast.data.canvas import resize_images
+from kcontrast.data.builders.canvas import paste
+from kcontrast.data.builders.canvas import resize_images
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split

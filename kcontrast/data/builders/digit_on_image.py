@@ -24,10 +24,10 @@ dict_keys(['object', 'digit'])
 
 import numpy as np
 
-from kcontrast.data.canvas import MERGES
-from kcontrast.data.canvas import paste
-from kcontrast.data.canvas import resize_images
-from kcontrast.data.canvas import resize_to
+from kcontrast.data.builders.canvas import MERGES
+from kcontrast.data.builders.canvas import paste
+from kcontrast.data.builders.canvas import resize_images
+from kcontrast.data.builders.canvas import resize_to
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split

@@ -5,9 +5,9 @@ import tensorflow as tf
 from kcontrast.data import Split
 from kcontrast.data.augment import AUGMENTATIONS
 from kcontrast.data.augment import make_augmentation
+from kcontrast.data.augment.simclr import SimCLRAugment
+from kcontrast.data.builders.randbit import encode_bits
 from kcontrast.data.pipeline import pretrain_dataset
-from kcontrast.data.randbit import encode_bits
-from kcontrast.data.simclr import SimCLRAugment
 
 
 @pytest.mark.parametrize("preset", sorted(AUGMENTATIONS))

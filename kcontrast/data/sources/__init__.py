@@ -8,8 +8,8 @@
 {'label': 10}
 """
 
-from kcontrast.data.fashion_mnist import load_fashion_mnist
-from kcontrast.data.mnist5k import load_mnist5k
+from kcontrast.data.sources.fashion_mnist import load_fashion_mnist
+from kcontrast.data.sources.mnist5k import load_mnist5k
 from kcontrast.data.split import Dataset
 
 SOURCES = {
@@ -42,7 +42,7 @@ def load_source(name, data_dir=None, max_examples=None, image_size=None):
         )
     if name in SOURCES:
         return SOURCES[name](data_dir=data_dir)
-    from kcontrast.data.tfds_source import load_tfds
+    from kcontrast.data.sources.tfds_source import load_tfds
 
     try:
         return load_tfds(name, data_dir=data_dir, image_size=image_size, max_examples=max_examples)

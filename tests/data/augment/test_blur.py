@@ -1,8 +1,8 @@
 import numpy as np
 import tensorflow as tf
 
-from kcontrast.data.blur import gaussian_blur
-from kcontrast.data.blur import random_gaussian_blur
+from kcontrast.data.augment.blur import gaussian_blur
+from kcontrast.data.augment.blur import random_gaussian_blur
 
 
 def _reference_blur(image, sigma, k):
