@@ -30,6 +30,9 @@ from kcontrast.export import read_export_config
 from kcontrast.quiet_imports import import_tensorflow_quietly
 
 
+PROGRAM = "kcontrast.probe"
+
+
 class ProbeError(ValueError):
     """A bad probe request; its message is one line."""
 
@@ -153,8 +156,10 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
 
 
 def main(argv=None):
-    """The CLI: one line on stderr and exit code 2 on a bad request."""
+    """The CLI: `--help`; one line on stderr and exit code 2 on a bad request."""
     from absl import flags
+
+    from kcontrast.cli import parse_flags
 
     fv = flags.FlagValues()
     flags.DEFINE_string("saved_model", None, "Export directory written by kcontrast.export.", flag_values=fv)
@@ -168,9 +173,10 @@ def main(argv=None):
     flags.DEFINE_integer("k", 20, "kNN neighbours.", flag_values=fv)
     flags.DEFINE_float("temperature", 0.07, "kNN temperature.", flag_values=fv)
     flags.DEFINE_string("out", None, "Results JSON (default <saved_model>/probes/<dataset>-<feature>.json).", flag_values=fv)
-    argv = list(sys.argv if argv is None else argv)
+    rest = parse_flags(fv, sys.argv if argv is None else argv, PROGRAM, __doc__)
     try:
-        fv(argv)
+        if rest:
+            raise ProbeError(f"Expected only flags; Received: {' '.join(rest)}")
         if not fv.saved_model:
             raise ProbeError("Expected --saved_model=PATH; Received: saved_model=None")
         if fv.batch_size < 1 or fv.k < 1 or not fv.temperature > 0 or (
@@ -186,7 +192,7 @@ def main(argv=None):
             temperature=fv.temperature)
     except (flags.Error, ValueError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"kcontrast.probe: error: {message}", file=sys.stderr)
+        print(f"{PROGRAM}: error: {message}", file=sys.stderr)
         return 2
     out = fv.out or os.path.join(
         fv.saved_model, "probes", f"{record['dataset']['builder']}-{fv.feature}.json")

@@ -12,6 +12,8 @@ import sys
 
 from absl import flags
 
+from kcontrast.cli import parse_flags
+
 FLAGS = flags.FlagValues()
 flags.DEFINE_string("metric", None, "Metric to tabulate (default: the figure's y).", flag_values=FLAGS)
 
@@ -58,13 +60,13 @@ def table(record, metric=None):
 
 
 def main(argv=None):
-    argv = list(sys.argv if argv is None else argv)
+    """The CLI: `--help`; one line on stderr and exit code 2 on a bad request."""
+    rest = parse_flags(FLAGS, sys.argv if argv is None else argv, "kcontrast.report", __doc__)
     try:
-        rest = FLAGS(argv)[1:]
         if len(rest) != 1:
             raise ValueError(f"Expected one results path; Received: {rest}")
         print(table(load(rest[0]), FLAGS.metric))
-    except (flags.Error, ValueError, OSError) as e:
+    except (ValueError, OSError) as e:
         print(f"kcontrast.report: error: {e}", file=sys.stderr)
         return 2
     return 0
