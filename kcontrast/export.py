@@ -62,6 +62,7 @@ import tempfile
 
 from kcontrast.quiet_imports import import_tensorflow_quietly
 
+PROGRAM = "kcontrast.export"
 FORMAT = "kcontrast.export/1"
 CONFIG_FILE = "config.json"
 ENDPOINT = "serve"
@@ -323,8 +324,10 @@ def _export_files(model_file, config_file, out, overwrite):
 
 
 def main(argv=None):
-    """The CLI: one line on stderr and exit code 2 on a bad request."""
+    """The CLI: `--help`; one line on stderr and exit code 2 on a bad request."""
     from absl import flags
+
+    from kcontrast.cli import fail, parse_flags
 
     fv = flags.FlagValues()
     flags.DEFINE_string("run", None, "Run point directory with model.keras and config.json.", flag_values=fv)
@@ -332,9 +335,10 @@ def main(argv=None):
     flags.DEFINE_string("config", None, "The run config.json to record (with --model).", flag_values=fv)
     flags.DEFINE_string("out", None, f"Export directory (default {DEFAULT_DIR}/<run dir name>).", flag_values=fv)
     flags.DEFINE_bool("overwrite", False, "Replace an existing export directory.", flag_values=fv)
-    argv = list(sys.argv if argv is None else argv)
+    rest = parse_flags(fv, sys.argv if argv is None else argv, PROGRAM, __doc__)
     try:
-        fv(argv)
+        if rest:
+            raise ExportError(f"Expected only flags; Received: {' '.join(rest)}")
         if bool(fv.run) == bool(fv.model):
             raise ExportError(
                 f"Expected exactly one of --run or --model; Received: run={fv.run}, model={fv.model}")
@@ -347,9 +351,8 @@ def main(argv=None):
                 raise ExportError("Expected --out with --model; Received: out=None")
             out = fv.out
         _export_files(model_file, config_file, out, fv.overwrite)
-    except (flags.Error, ExportError) as e:
-        print(f"kcontrast.export: error: {e}", file=sys.stderr)
-        return 2
+    except ExportError as e:
+        fail(PROGRAM, e)
     print(f"exported: {out}")
     return 0
 

@@ -91,34 +91,42 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
     return ds
 
 
-def main(argv):
+PROGRAM = "kcontrast.data.preview"
+
+
+def main(argv=None):
+    """The CLI: `--help`; one line on stderr and exit code 2 on a bad request."""
+    import sys
+
     from absl import flags
 
-    del argv
-    FLAGS = flags.FLAGS
+    from kcontrast.cli import fail, parse_flags
+
+    fv = flags.FlagValues()
+    flags.DEFINE_string("dataset", "randbit", "A builder name (kcontrast.data.BUILDERS).", flag_values=fv)
+    flags.DEFINE_string("out", "preview.png", "Output image file.", flag_values=fv)
+    flags.DEFINE_string("augment", "companion", "Augmentation preset (companion, cifar, imagenet, none).", flag_values=fv)
+    flags.DEFINE_integer("num_examples", 6, "Examples (rows) to draw.", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "Seed of the order and the views.", flag_values=fv)
+    flags.DEFINE_string("data_dir", None, "Data directory for the sources.", flag_values=fv)
+    flags.DEFINE_string("kwargs", "", "Builder arguments as a JSON object, e.g. '{\"bits\": 5}'.", flag_values=fv)
+    rest = parse_flags(fv, sys.argv if argv is None else argv, PROGRAM, __doc__)
+    if rest:
+        fail(PROGRAM, f"Expected only flags; Received: {' '.join(rest)}")
     try:
-        kwargs = json.loads(FLAGS.kwargs) if FLAGS.kwargs else {}
+        kwargs = json.loads(fv.kwargs) if fv.kwargs else {}
     except json.JSONDecodeError as e:
-        raise SystemExit(f"error: Expected --kwargs to be a JSON object; Received: --kwargs={FLAGS.kwargs} ({e})")
+        fail(PROGRAM, f"Expected --kwargs to be a JSON object; Received: --kwargs={fv.kwargs} ({e})")
     if not isinstance(kwargs, dict):
-        raise SystemExit(f"error: Expected --kwargs to be a JSON object; Received: --kwargs={FLAGS.kwargs}")
+        fail(PROGRAM, f"Expected --kwargs to be a JSON object; Received: --kwargs={fv.kwargs}")
     try:
-        render_preview(FLAGS.dataset, FLAGS.out, FLAGS.num_examples, FLAGS.augment,
-                       FLAGS.seed, FLAGS.data_dir, **kwargs)
-    except ValueError as e:
-        raise SystemExit(f"error: {e}")
-    print(f"wrote {FLAGS.out}")
+        render_preview(fv.dataset, fv.out, fv.num_examples, fv.augment,
+                       fv.seed, fv.data_dir, **kwargs)
+    except (ValueError, TypeError) as e:
+        fail(PROGRAM, e)
+    print(f"wrote {fv.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    from absl import app
-    from absl import flags
-
-    flags.DEFINE_string("dataset", "randbit", "A builder name (kcontrast.data.BUILDERS).")
-    flags.DEFINE_string("out", "preview.png", "Output image file.")
-    flags.DEFINE_string("augment", "companion", "Augmentation preset (companion, cifar, imagenet, none).")
-    flags.DEFINE_integer("num_examples", 6, "Examples (rows) to draw.")
-    flags.DEFINE_integer("seed", 0, "Seed of the order and the views.")
-    flags.DEFINE_string("data_dir", None, "Data directory for the sources.")
-    flags.DEFINE_string("kwargs", "", "Builder arguments as a JSON object, e.g. '{\"bits\": 5}'.")
-    app.run(main)
+    raise SystemExit(main())
