@@ -416,17 +416,26 @@ def _dedupe(points):
 def point_config(base, params):
     """``base`` with one point's ``params`` applied, as a plain nested dict.
 
-    Loss keys the point's loss does not take are set to None, so a point's
-    config names only what shapes it.
+    Loss keys the point's loss does not take are set to None and the keys
+    it takes but the config leaves unset get the loss's defaults, so a
+    point's config names exactly what shapes it.
     """
+    from kcontrast.losses.params import loss_defaults
+
     config = copy.deepcopy(base)
     for key, value in params.items():
         set_value(config, key, value)
     taken = loss_keys(config.loss.name)
-    for key in list(config.loss.keys()):
-        if key != "name" and key not in taken:
-            config.loss[key] = None
-    return config.to_dict()
+    config = config.to_dict()
+    defaults = loss_defaults(config["loss"]["name"])
+    for key in list(config["loss"]):
+        if key == "name":
+            continue
+        if key not in taken:
+            config["loss"][key] = None
+        elif config["loss"][key] is None:
+            config["loss"][key] = defaults[key]
+    return config
 
 
 def point_name(index, params):

@@ -26,6 +26,7 @@ A point directory, filled while the point runs::
 
 import json
 import os
+import shutil
 import time
 
 import keras
@@ -128,14 +129,39 @@ def _online_accuracy(logits, labels, multi_label):
     return float(np.mean(np.argmax(logits, axis=-1) == labels.reshape(-1)))
 
 
+def _label_metrics(results, names):
+    """``linear/<name>``, ``knn/<name>`` (and for multi-hot labels
+    ``map/<name>``, ``chance_map/<name>``, ``f1/<name>``) from
+    ``evaluate_labels`` results; ``names`` maps a dataset label to the
+    metric's name."""
+    metrics = {}
+    for label, result in results.items():
+        name = names.get(label, label)
+        metrics[f"linear/{name}"] = float(result["linear"]["accuracy"])
+        metrics[f"knn/{name}"] = float(result["knn"]["accuracy"])
+        if "mean_average_precision" in result["linear"]:
+            metrics[f"map/{name}"] = result["linear"]["mean_average_precision"]
+            metrics[f"chance_map/{name}"] = result["linear"]["chance_map"]
+            metrics[f"f1/{name}"] = result["linear"]["micro_f1"]
+    return metrics
+
+
 def evaluate_point(model, ds, config, log=None):
     """Online probes (over the whole test split), offline linear probes and
-    kNN, per label, under the point's recorded protocol.
+    kNN, per label, under the point's recorded protocol; then the same
+    offline probes on each of ``eval.probe_sets`` (other datasets the
+    representation is probed on, e.g. single digits after pretraining on
+    several).
+
+    ``eval.probe_sets`` is a tuple of ``{"builder", "args", "labels":
+    {dataset label: metric name}}``; each is built with the point's seed.
 
     Returns ``{"online/<label>", "linear/<label>", "knn/<label>"}`` floats
-    (a multi-hot label also gets ``linear/<label>_per_class`` lists).
+    (multi-hot labels add ``map/``, ``chance_map/`` and ``f1/``).
     """
-    batch_size = (config.get("eval") or {}).get("batch_size") or 512
+    evaluation = config.get("eval") or {}
+    batch_size = evaluation.get("batch_size") or 512
+    protocol = protocol_of(config)
     start = time.perf_counter()
     train = _features(model, ds.train, batch_size)
     test = _features(model, ds.test, batch_size)
@@ -149,10 +175,22 @@ def evaluate_point(model, ds, config, log=None):
     results = evaluate_labels(
         train["representation"], ds.train.labels, test["representation"],
         ds.test.labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
-        protocol=protocol_of(config), seed=config["seed"], log=log)
-    for name, result in results.items():
-        metrics[f"linear/{name}"] = float(result["linear"]["accuracy"])
-        metrics[f"knn/{name}"] = float(result["knn"]["accuracy"])
+        protocol=protocol, seed=config["seed"], log=log)
+    metrics.update(_label_metrics(results, {}))
+    for probe_set in evaluation.get("probe_sets") or ():
+        other = build_dataset(probe_set["builder"], seed=config["seed"],
+                              data_dir=config["data"].get("data_dir"),
+                              **dict(probe_set.get("args") or {}))
+        names = dict(probe_set["labels"])
+        train = _features(model, other.train, batch_size)["representation"]
+        test = _features(model, other.test, batch_size)["representation"]
+        results = evaluate_labels(
+            train, {l: other.train.labels[l] for l in names}, test,
+            {l: other.test.labels[l] for l in names},
+            num_classes={l: other.num_classes[l] for l in names},
+            multi_label=other.multi_label, protocol=protocol,
+            seed=config["seed"], log=log)
+        metrics.update(_label_metrics(results, names))
     return metrics
 
 
@@ -214,11 +252,32 @@ def write_hparams(log_dir, config, metrics=None):
     writer.close()
 
 
+class StopCheck(keras.callbacks.Callback):
+    """Calls ``check()`` after every batch: a run's signal handler only
+    records SIGTERM/SIGINT, and ``check`` raises at this safe point, never
+    in the middle of writing a checkpoint."""
+
+    def __init__(self, check):
+        super().__init__()
+        self.check = check
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.check()
+
+
 def point_callbacks(point_dir):
-    """BackupAndRestore (resume), the per-epoch JSON log and TensorBoard."""
+    """BackupAndRestore (resume), the per-epoch JSON log and TensorBoard.
+
+    The backup is kept after ``fit`` (``delete_checkpoint=False``) and removed
+    by ``pretrain_point`` once the point's metrics are written, so an
+    interruption during evaluation does not cost the training.
+    """
+    # BackupAndRestore first: it sets the epoch to resume from, which
+    # EpochLog reads at train begin.
     return [
+        keras.callbacks.BackupAndRestore(os.path.join(point_dir, "backup"),
+                                         delete_checkpoint=False),
         EpochLog(os.path.join(point_dir, "metrics.jsonl")),
-        keras.callbacks.BackupAndRestore(os.path.join(point_dir, "backup")),
         keras.callbacks.TensorBoard(os.path.join(point_dir, "tensorboard"),
                                     write_graph=False, profile_batch=0),
     ]
@@ -226,7 +285,7 @@ def point_callbacks(point_dir):
 
 # ------------------------------------------------------------------ a point
 def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
-                   callbacks=(), log=None, dataset=None):
+                   callbacks=(), log=None, dataset=None, check=None):
     """Pretrains and evaluates one point of an experiment.
 
     Args:
@@ -240,6 +299,9 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
         callbacks: extra Keras callbacks.
         log: optional callable taking one progress line.
         dataset: the built dataset when the caller has it already.
+        check: optional callable run after every training batch and between
+            phases; it raises to stop the point at a safe place (the run's
+            SIGTERM/SIGINT handling).
 
     Returns:
         ``(metrics, model)``; metrics maps ``linear/<label>``,
@@ -258,7 +320,8 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
                              batch_size=batch_size, seed=config["seed"])
     model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
     compile_model(model, config, steps)
-    extra = list(callbacks)
+    extra = list(callbacks) + ([StopCheck(check)] if check else [])
+    check = check or (lambda: None)
     if point_dir is not None:
         os.makedirs(point_dir, exist_ok=True)
         write_point_config(point_dir, config, ds)
@@ -268,9 +331,11 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     history = model.fit(train, epochs=config["optim"]["epochs"], verbose=verbose,
                         shuffle=False, callbacks=extra)
     train_time = time.perf_counter() - start
+    check()
     start = time.perf_counter()
     metrics = evaluate_point(model, ds, config, log=log)
     eval_time = time.perf_counter() - start
+    check()
     epochs = read_jsonl(os.path.join(point_dir, "metrics.jsonl")) if point_dir else []
     last = (epochs[-1] if epochs else
             {k: v[-1] for k, v in history.history.items() if v})
@@ -284,6 +349,7 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
             model.save_weights(os.path.join(point_dir, "model.weights.h5"))
         write_hparams(os.path.join(point_dir, "tensorboard"), config, metrics)
         atomic.write_json(os.path.join(point_dir, METRICS_FILE), metrics)
+        shutil.rmtree(os.path.join(point_dir, "backup"), ignore_errors=True)
     return metrics, model
 
 

@@ -118,7 +118,15 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
     unknown = [l for l in labels if l not in ds.num_classes]
     if unknown:
         raise ProbeError(f"Expected --label among {available}; Received: label={unknown}")
-    train, test = ds.train.head(max_examples), ds.test.head(max_examples)
+    # The run's training split was cut to data.train_examples: probe the same
+    # rows, so that default flags repeat the run's numbers.
+    training = (config.get("training") or {}).get("config") or {}
+    recorded_limit = None
+    if name == (config.get("dataset") or {}).get("builder"):
+        recorded_limit = (training.get("data") or {}).get("train_examples")
+    limits = [n for n in (max_examples, recorded_limit) if n]
+    train = ds.train.head(min(limits) if limits else None)
+    test = ds.test.head(max_examples)
     data_shape = list(train.images.shape[1:-1]) + [train.images.shape[-1] + train.num_extra]
     model_shape = list(config["input"]["shape"][1:])
     if data_shape != model_shape:

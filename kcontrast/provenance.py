@@ -48,6 +48,13 @@ def versions(backend):
 
 
 def device(backend):
+    from kcontrast.quiet_imports import native_stderr_captured
+
+    with native_stderr_captured():
+        return _device(backend)
+
+
+def _device(backend):
     """One phrase naming the device the backend computes on, e.g.
     ``"CPU (x86_64, 2 cores)"`` or ``"GPU: NVIDIA H200 x1"``."""
     cpu = f"CPU ({platform.machine()}, {os.cpu_count()} cores)"

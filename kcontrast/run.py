@@ -91,7 +91,7 @@ ALIAS_FLAGS = ("bits", "temperature", "loss", "lambda_weight", "epochs",
 
 
 def _one_line(error):
-    text = str(error).strip().strip("'\"").replace("\\n", "\n")
+    text = str(error).strip()
     lines = [l.strip() for l in text.splitlines() if l.strip()]
     return " ".join(lines[:2]) if lines else type(error).__name__
 
@@ -187,44 +187,57 @@ def parse_command(argv):
     head = _scan(argv)
     if head.list:
         return {"list": True}
+    recorded, resume = None, head.resume
+    if resume:
+        # The resumed run's own command line, then whatever this one adds:
+        # anything that changes the config is refused in ``prepare``.
+        recorded = read_run_file(resume)
+        added = [a for a in argv[1:] if not (a == "--resume" or a.startswith("--resume="))]
+        if head.exp and head.exp != recorded["experiment"]:
+            raise UsageError(f"Expected --exp={recorded['experiment']} (the resumed run's); "
+                             f"Received: exp={head.exp!r}")
+        argv = [argv[0]] + list(recorded["argv"]) + added
+        head = _scan(argv)
     exp = head.exp
-    recorded = None
-    if head.resume:
-        recorded = read_run_file(head.resume)
-        if exp and exp != recorded["experiment"]:
-            raise UsageError(
-                f"Expected --exp={recorded['experiment']} (the resumed run's); "
-                f"Received: exp={exp!r}")
-        exp = recorded["experiment"]
     if not exp:
         raise UsageError(f"Expected --exp=NAME, one of {cfg.experiment_names()}; Received: no --exp")
     preset = head.preset
-    if recorded and not _given(argv, "preset"):
-        preset = recorded["preset"]
+    backend = head.backend or (recorded or {}).get("backend")
     module = cfg.load_experiment(exp)
+    # Configs read the data and loss registries: pick the backend and import
+    # the frameworks (quietly) first.
+    backend = choose_backend(backend)
+    import_frameworks()
     full = cfg.get_experiment_config(exp, preset)
     base, meta = cfg.split_meta(full)
-    fv = define_flags(flags.FlagValues(), base)
+    for arg in argv[1:]:
+        if arg.startswith("--config."):
+            key = arg[len("--config."):].split("=", 1)[0]
+            try:
+                cfg.check_key(base, key)
+            except cfg.ConfigError as e:
+                raise UsageError(f"{e} (in {arg})") from None
+    saved_argv = sys.argv
+    # config_flags reads the --config.* overrides it registers from sys.argv
+    # when the flag is defined; give it this command line (main(argv) in
+    # process).
+    sys.argv = list(argv)
     try:
+        fv = define_flags(flags.FlagValues(), base)
         fv(argv)
         config = fv.config
         explicit = sorted(fv["config"].override_values)
     except (flags.Error, AttributeError, KeyError, TypeError) as e:
-        message = _one_line(e)
-        raise UsageError(message) from None
+        raise UsageError(_one_line(e)) from None
+    finally:
+        sys.argv = saved_argv
     sets, sweeps = _alias_overrides(fv, module, config)
     sweeps = list(fv.sweep) + sweeps
     return {"list": False, "exp": exp, "preset": preset, "module": module,
-            "backend": fv.backend, "out": fv.out, "resume": fv.resume,
-            "quick": fv.quick or bool(recorded and recorded["quick"] and not _given(argv, "quick")),
+            "backend": backend, "out": fv.out, "resume": resume, "quick": fv.quick,
             "save_models": fv.save_models, "config": config, "meta": meta,
             "sets": sets, "sweeps": sweeps, "explicit": explicit,
             "recorded": recorded}
-
-
-def _given(argv, name):
-    return any(a == f"--{name}" or a.startswith(f"--{name}=") or a == f"--no{name}"
-               for a in argv[1:])
 
 
 # ----------------------------------------------------------------- prepare
@@ -235,8 +248,7 @@ def prepare(argv):
     request = parse_command(argv)
     if request["list"]:
         return None
-    backend = choose_backend(request["backend"])
-    import_frameworks()
+    backend = request["backend"]
     try:
         base, meta, points = cfg.resolve(
             request["config"], meta=request["meta"], sets=request["sets"], sweeps=request["sweeps"],
@@ -256,6 +268,8 @@ def prepare(argv):
         current = {"config": base.to_dict(), "points": [_jsonable(p) for p in points]}
         before = {"config": recorded["config"], "points": recorded["points"]}
         differ = cfg.diff(before, current)
+        if request["quick"] != recorded["quick"]:
+            differ.append("quick")
         if differ:
             raise UsageError(
                 f"Expected the resumed run's config; Received: different values for "
@@ -271,6 +285,7 @@ def prepare(argv):
             "datasets": datasets, "backend": backend, "out": out,
             "partial": partial, "quick": request["quick"],
             "save_models": request["save_models"], "resumed": bool(recorded),
+            "argv": list(argv[1:]),
             "command": " ".join(["python -m kcontrast.run"] + list(argv[1:]))}
 
 
@@ -364,7 +379,7 @@ def execute(plan):
         "experiment": plan["exp"], "preset": plan["preset"], "quick": plan["quick"],
         "out": plan["out"], "config": plan["base"].to_dict(),
         "points": [_jsonable(p) for p in points], "meta": _jsonable(plan["meta"]),
-        "command": plan["command"], "backend": plan["backend"],
+        "command": plan["command"], "argv": plan["argv"], "backend": plan["backend"],
     }
     if plan["resumed"]:
         previous = os.path.join(partial, "results.json")
@@ -401,7 +416,7 @@ def execute(plan):
             metrics, _ = pretrain.pretrain_point(
                 config, point_dir=point_dir, save_model=plan["save_models"],
                 log=lambda line, tag=tag: print(f"{tag}   {line}", flush=True),
-                dataset=ds)
+                dataset=ds, check=check_stop)
             timed.append(time.perf_counter() - point_start)
             shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "/" in k)
             print(f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "
@@ -409,6 +424,7 @@ def execute(plan):
         runs.append({"params": _jsonable(cfg.short(params)), "metrics": metrics,
                      "point": name})
         _write_results(plan, partial, runs, start, device, complete=False)
+        check_stop()
 
     wall = time.perf_counter() - start + plan.get("wall_before", 0.0)
     _write_results(plan, partial, runs, start, device, complete=True)
@@ -448,14 +464,33 @@ def list_experiments():
         print(f"  {name:22s} {summary}")
 
 
+class _Stop:
+    """The signal a run has been asked to stop by (None: keep going)."""
+    signum = None
+
+
 def _on_signal(signum, frame):
-    raise Interrupted(signum)
+    """Records the request; training stops at the next safe point (after a
+    batch, between phases). A second signal stops at once."""
+    if _Stop.signum is not None:
+        raise Interrupted(signum)
+    _Stop.signum = signum
+    print(f"\n{PROGRAM}: {signal.Signals(signum).name} received; stopping after this "
+          "batch (send it again to stop at once)", file=sys.stderr, flush=True)
+
+
+def check_stop():
+    if _Stop.signum is not None:
+        raise Interrupted(_Stop.signum)
 
 
 def main(argv=None):
+    from kcontrast import cli
+
     argv = list(sys.argv if argv is None else argv)
-    if any(a in ("--help", "-h", "--helpfull", "-?") for a in argv[1:]):
-        print_help(full="--helpfull" in argv)
+    args = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    if any(a in cli.HELP + cli.HELPFULL for a in args):
+        print_help(full=any(a in cli.HELPFULL for a in args))
         return 0
     try:
         plan = prepare(argv)
@@ -465,6 +500,7 @@ def main(argv=None):
     if plan is None:
         list_experiments()
         return 0
+    _Stop.signum = None
     handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         execute(plan)
@@ -480,14 +516,17 @@ def main(argv=None):
 
 
 def print_help(full=False):
-    print(__doc__.strip())
-    print("\nExperiments:")
+    """``--help``: usage, the experiments (one line each), the flags."""
+    from kcontrast import cli
+
+    text = cli.help_text(define_flags(flags.FlagValues()), __doc__, full=full)
+    usage, _, rest = text.partition("\n\nflags:")
+    print(usage)
+    print("\nexperiments:")
     list_experiments()
-    fv = define_flags(flags.FlagValues())
-    print("\nFlags:")
-    print(fv.get_help(include_special_flags=full))
-    print("\n  --config.KEY=VALUE: set any key of the experiment's config "
-          "(see experiments/NAME.py).")
+    print("\nflags:" + rest.rstrip())
+    print("  --config.KEY=VALUE: set any key of the experiment's config "
+          "(python -m kcontrast.run --exp=NAME --config.seed=1; see experiments/NAME.py)")
 
 
 if __name__ == "__main__":

@@ -101,10 +101,6 @@ ENTRY_POINTS = {
     "kcontrast.data.preview": ("python -m kcontrast.data.preview --dataset=", "--num_examples"),
     "kcontrast.run": ("python -m kcontrast.run --exp=randbit", "--exp"),
 }
-# kcontrast.run adopts kcontrast.cli in the experiment-engine rewrite; remove
-# this marker then (strict: the test says so when it starts to pass).
-PENDING = {"kcontrast.run": pytest.mark.xfail(
-    strict=True, reason="kcontrast.run does not parse its flags with kcontrast.cli yet")}
 
 
 def run_module(module, *args):
@@ -115,7 +111,7 @@ def run_module(module, *args):
 
 
 @pytest.mark.parametrize("module", [
-    pytest.param(m, marks=PENDING.get(m, ())) for m in ENTRY_POINTS])
+    pytest.param(m) for m in ENTRY_POINTS])
 @pytest.mark.parametrize("arg", ["--help", "--helpfull"])
 def test_every_entry_point_prints_help_and_exits_0(module, arg):
     done = run_module(module, arg)

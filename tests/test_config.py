@@ -14,7 +14,7 @@ def test_default_sweep_and_point_configs(randbit):
     base, meta, points = cfg.resolve(randbit)
     assert len(points) == 15
     assert points[0] == {"data.args.bits": 0, "loss.temperature": 0.05}
-    config = cfg.point_config(base, points[7])
+    config = cfg.point_config(base, points[4])
     assert config["data"]["args"]["bits"] == 5 and config["loss"]["temperature"] == 0.1
     assert config["loss"]["name"] == "nt_xent"
     # NT-Xent takes no lambda_weight: the point config says so with None.
@@ -50,7 +50,7 @@ def test_any_key_sweeps_and_seeds_multiply(randbit):
 @pytest.mark.parametrize("item, needle", [
     ("optim.learnin_rate=1", "'optim.learning_rate'"),
     ("loss.temprature=0.1", "'loss.temperature'"),
-    ("model.width=two", "model.width=two"),
+    ("model.width=two", "model.width='two'"),
     ("optim.epochs=2.5", "optim.epochs='2.5'"),
     ("seed", "KEY=VALUE"),
 ])

@@ -59,6 +59,17 @@ class Split:
     def __len__(self):
         return int(self.images.shape[0])
 
+    def head(self, n):
+        """The first ``n`` examples (images, labels, extra and info alike);
+        ``self`` when ``n`` is None or at least ``len(self)``."""
+        if n is None or n >= len(self):
+            return self
+        return dataclasses.replace(
+            self, images=self.images[:n],
+            labels={k: v[:n] for k, v in self.labels.items()},
+            extra=None if self.extra is None else self.extra[:n],
+            info={k: v[:n] for k, v in self.info.items()})
+
     @property
     def num_extra(self):
         """Number of extra channels k (0 when `extra` is None)."""

@@ -362,4 +362,33 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
     }
     if multi_label:
         result["per_class_accuracy"] = [float(a) for a in per_class]
+        result.update(multi_label_scores(np.asarray(test_logits), test_labels))
     return result
+
+
+def multi_label_scores(logits, labels):
+    """Ranking and decision scores of multi-hot predictions.
+
+    Per-class accuracy of a sparse multi-hot label is dominated by the
+    negatives (always "absent" already scores 1 - prevalence), so these are
+    the headline numbers for presence labels:
+
+    - ``mean_average_precision``: macro mean over classes of average
+      precision (``sklearn.metrics.average_precision_score``) of the logits;
+    - ``chance_map``: the mAP of a score unrelated to the image, i.e. the mean
+      class prevalence in the test labels;
+    - ``micro_f1``: F1 of all present/absent decisions (logit > 0) pooled.
+
+    Classes absent from the test labels are left out of the mAP.
+    """
+    from sklearn.metrics import average_precision_score, f1_score
+
+    labels = (np.asarray(labels) > 0.5).astype(np.int64)
+    present = labels.sum(axis=0) > 0
+    ap = average_precision_score(labels[:, present], logits[:, present], average=None)
+    return {
+        "mean_average_precision": float(np.mean(ap)),
+        "chance_map": float(np.mean(labels[:, present].mean(axis=0))),
+        "micro_f1": float(f1_score(labels, (logits > 0).astype(np.int64),
+                                   average="micro", zero_division=0)),
+    }

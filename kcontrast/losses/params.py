@@ -12,6 +12,7 @@ instead of silently training identical points.
 
 import inspect
 
+from kcontrast.losses.registry import DEFAULTS
 from kcontrast.losses.registry import LOSSES
 
 _PLUMBING = ("self", "seed", "gather", "name", "reduction", "dtype", "kwargs")
@@ -32,3 +33,12 @@ def loss_params(name):
         raise ValueError(f"Expected loss in {sorted(LOSSES)}; Received: loss={name!r}")
     params = inspect.signature(LOSSES[name].__init__).parameters
     return tuple(p for p in params if p not in _PLUMBING)
+
+
+def loss_defaults(name):
+    """The value each hyper-parameter of loss ``name`` takes when unset: the
+    paper's (``registry.DEFAULTS``) or else the constructor's default."""
+    params = inspect.signature(LOSSES[name].__init__).parameters
+    values = {p: params[p].default for p in loss_params(name)}
+    values.update(DEFAULTS.get(name, {}))
+    return values
