@@ -15,6 +15,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from kcontrast import checks
 from kcontrast.data.augment.blur import random_gaussian_blur
 from kcontrast.data.augment.color import color_jitter
 from kcontrast.data.augment.color import random_grayscale
@@ -51,13 +52,8 @@ class SimCLRAugment:
     def __post_init__(self):
         for name in ("jitter_probability", "grayscale_probability",
                      "blur_probability", "solarize_probability"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"Expected {name} in [0, 1]; Received: {name}={value}")
-        if self.jitter_strength < 0:
-            raise ValueError(
-                f"Expected jitter_strength >= 0; Received: jitter_strength={self.jitter_strength}"
-            )
+            checks.check_in_range(getattr(self, name), name, 0, 1)
+        checks.check_non_negative(self.jitter_strength, "jitter_strength")
         if self.crop_scale is not None and not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
             raise ValueError(
                 f"Expected 0 < crop_scale[0] <= crop_scale[1] <= 1; Received: crop_scale={self.crop_scale}"

@@ -9,6 +9,8 @@
 
 import numpy as np
 
+from kcontrast import checks
+
 MERGES = ("max", "add")
 
 
@@ -39,6 +41,7 @@ def paste(canvases, i, patch, y, x, merge):
 
     merge: "max" (per-pixel maximum) or "add" (sum clipped to 1).
     """
+    checks.check_choice(merge, MERGES, "merge")
     h, w = patch.shape[:2]
     region = canvases[i, y:y + h, x:x + w]
     if region.shape[:2] != (h, w):
@@ -48,7 +51,5 @@ def paste(canvases, i, patch, y, x, merge):
         )
     if merge == "max":
         np.maximum(region, patch, out=region)
-    elif merge == "add":
-        np.minimum(region + patch, 1.0, out=region)
     else:
-        raise ValueError(f"Expected merge to be one of {MERGES}; Received: merge={merge!r}")
+        np.minimum(region + patch, 1.0, out=region)

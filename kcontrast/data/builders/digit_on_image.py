@@ -24,6 +24,7 @@ dict_keys(['object', 'digit'])
 
 import numpy as np
 
+from kcontrast import checks
 from kcontrast.data.builders.canvas import MERGES
 from kcontrast.data.builders.canvas import paste
 from kcontrast.data.builders.canvas import resize_images
@@ -33,6 +34,7 @@ from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
 
 _SALT = 0xD161
+TEST_DIGITS = ("heldout", "pool")
 
 
 def grid_offsets(image_size, digit_size, grid):
@@ -45,8 +47,7 @@ def grid_offsets(image_size, digit_size, grid):
 
 def _check(image_size, digit_size, grid, merge, intensity, num_unique_digits, test_digits):
     for name, value in (("image_size", image_size), ("digit_size", digit_size), ("grid", grid)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"Expected {name} to be an int >= 1; Received: {name}={value!r}")
+        checks.check_positive_int(value, name)
     if digit_size > image_size:
         raise ValueError(
             f"Expected digit_size <= image_size ({image_size}); Received: digit_size={digit_size}"
@@ -58,25 +59,10 @@ def _check(image_size, digit_size, grid, merge, intensity, num_unique_digits, te
             f"(last offset {last} + digit_size must be <= {image_size}); "
             f"Received: digit_size={digit_size}"
         )
-    if merge not in MERGES:
-        raise ValueError(f"Expected merge to be one of {MERGES}; Received: merge={merge!r}")
-    if not 0.0 < intensity <= 1.0:
-        raise ValueError(
-            f"Expected digit_intensity in (0, 1]; Received: digit_intensity={intensity!r}"
-        )
-    if num_unique_digits is not None and (
-        isinstance(num_unique_digits, bool)
-        or not isinstance(num_unique_digits, (int, np.integer))
-        or num_unique_digits < 1
-    ):
-        raise ValueError(
-            "Expected num_unique_digits to be an int >= 1 or None; "
-            f"Received: num_unique_digits={num_unique_digits!r}"
-        )
-    if test_digits not in ("heldout", "pool"):
-        raise ValueError(
-            f"Expected test_digits in ('heldout', 'pool'); Received: test_digits={test_digits!r}"
-        )
+    checks.check_choice(merge, MERGES, "merge")
+    checks.check_in_range(intensity, "digit_intensity", 0, 1, open_low=True)
+    checks.check_positive_int(num_unique_digits, "num_unique_digits", allow_none=True)
+    checks.check_choice(test_digits, TEST_DIGITS, "test_digits")
 
 
 def _subset(split, limit, rng):
@@ -129,11 +115,9 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
         "object_index": int64 [N]}.
     """
     _check(image_size, digit_size, grid, merge, digit_intensity, num_unique_digits, test_digits)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Expected seed to be an int >= 0; Received: seed={seed!r}")
-    for name, value in (("num_train", num_train), ("num_test", num_test)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"Expected {name} to be an int >= 1 or None; Received: {name}={value!r}")
+    seed = checks.check_seed(seed)
+    num_train = checks.check_positive_int(num_train, "num_train", allow_none=True)
+    num_test = checks.check_positive_int(num_test, "num_test", allow_none=True)
     # A tfds object source (cifar10, imagenet2012) is read only as far as
     # needed, at the canvas size; the seeded subset is then drawn from that.
     limits = [n for n in (num_train, num_test) if n is not None]

@@ -16,8 +16,8 @@ int32 [N, 2, 4] as (y, x, height, width) for A then B, `digit_index`.
 
 import numpy as np
 
+from kcontrast import checks
 from kcontrast.data.builders.canvas import resize_images
-from kcontrast.data.builders.multi_digits import _check_int
 from kcontrast.data.builders.multi_digits import draw_digits
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
@@ -63,10 +63,12 @@ def modified_multi_digits(size_a=40, size_b=20, canvas_size=64, digits="mnist5k"
     Returns:
         `Dataset` "modified_multi_digits" with labels digit_a, digit_b.
     """
-    for name, value in (("size_a", size_a), ("size_b", size_b), ("canvas_size", canvas_size),
-                        ("num_train", num_train), ("num_test", num_test)):
-        _check_int(name, value)
-    _check_int("seed", seed, low=0)
+    size_a = checks.check_positive_int(size_a, "size_a")
+    size_b = checks.check_positive_int(size_b, "size_b")
+    canvas_size = checks.check_positive_int(canvas_size, "canvas_size")
+    num_train = checks.check_positive_int(num_train, "num_train")
+    num_test = checks.check_positive_int(num_test, "num_test")
+    seed = checks.check_seed(seed)
     for name, value in (("size_a", size_a), ("size_b", size_b)):
         if value > canvas_size:
             raise ValueError(

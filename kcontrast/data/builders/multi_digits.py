@@ -28,6 +28,7 @@ float32 [10]: which classes appear). info: `boxes` int32 [N, n, 4] as
 
 import numpy as np
 
+from kcontrast import checks
 from kcontrast.data.builders.canvas import paste
 from kcontrast.data.builders.canvas import resize_images
 from kcontrast.data.sources import resolve_source
@@ -36,11 +37,6 @@ from kcontrast.data.split import Split
 
 _SALT = 0x3D16
 PLACEMENTS = ("random", "grid")
-
-
-def _check_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"Expected {name} to be an int >= {low}; Received: {name}={value!r}")
 
 
 def _place(rng, n, num_digits, sizes, canvas_size, placement, allow_overlap):
@@ -93,13 +89,14 @@ def multi_digits(num_digits=3, canvas_size=64, digit_size_range=(20, 28),
         `Dataset` "multi_digits" (labels digit_0.., presence; multi_label
         {"presence"}).
     """
-    _check_int("num_digits", num_digits)
-    _check_int("canvas_size", canvas_size)
-    _check_int("num_train", num_train)
-    _check_int("num_test", num_test)
-    _check_int("seed", seed, low=0)
+    num_digits = checks.check_positive_int(num_digits, "num_digits")
+    canvas_size = checks.check_positive_int(canvas_size, "canvas_size")
+    num_train = checks.check_positive_int(num_train, "num_train")
+    num_test = checks.check_positive_int(num_test, "num_test")
+    seed = checks.check_seed(seed)
     low, high = digit_size_range
-    _check_int("digit_size_range[0]", low)
+    low = checks.check_positive_int(low, "digit_size_range[0]")
+    high = checks.check_positive_int(high, "digit_size_range[1]")
     if high < low:
         raise ValueError(
             f"Expected digit_size_range (min, max) with min <= max; Received: digit_size_range={digit_size_range}"
@@ -109,8 +106,7 @@ def multi_digits(num_digits=3, canvas_size=64, digit_size_range=(20, 28),
             f"Expected digits no larger than the canvas ({canvas_size}px); "
             f"Received: digit_size_range={tuple(digit_size_range)}"
         )
-    if placement not in PLACEMENTS:
-        raise ValueError(f"Expected placement in {PLACEMENTS}; Received: placement={placement!r}")
+    checks.check_choice(placement, PLACEMENTS, "placement")
     cells = (canvas_size // high) ** 2
     if num_digits > cells and (not allow_overlap or placement == "grid"):
         raise ValueError(

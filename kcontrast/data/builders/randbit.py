@@ -14,6 +14,7 @@ augmentation. bits=0 gives `extra=None` (no extra channels).
 
 import numpy as np
 
+from kcontrast import checks
 from kcontrast.data.sources import load_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
@@ -62,12 +63,8 @@ def randbit(base="mnist5k", bits=5, seed=0, data_dir=None):
         (the base class, e.g. the digit); extra float32 [N, bits] (None when
         bits=0); info {"bit_value": int64 [N]}.
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 0 <= bits <= MAX_BITS:
-        raise ValueError(
-            f"Expected bits to be an int in [0, {MAX_BITS}]; Received: bits={bits!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Expected seed to be an int >= 0; Received: seed={seed!r}")
+    bits = checks.check_int(bits, "bits", minimum=0, maximum=MAX_BITS)
+    seed = checks.check_seed(seed)
     source = load_source(base, data_dir=data_dir)
     return Dataset(
         name="randbit",

@@ -1,8 +1,12 @@
-"""Contrastive (instance-discrimination) top-1 accuracy."""
+"""Metrics of contrastive training (not losses: nothing here is minimized).
+
+`contrastive_accuracy(z1, z2)`: instance-discrimination top-1 accuracy, the
+`contrastive_acc` that `ContrastiveModel` reports.
+"""
 
 from keras import ops
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.normalize import l2_normalize
 
 
@@ -24,7 +28,7 @@ def contrastive_accuracy(z1, z2):
     >>> float(contrastive_accuracy(z, z))
     1.0
     """
-    validation.check_pair(z1, z2)
+    checks.check_views(z1, z2)
     h = ops.concatenate([l2_normalize(z1), l2_normalize(z2)], axis=0)
     n2 = ops.shape(h)[0]
     sim = ops.matmul(h, ops.transpose(h)) - 3.0 * ops.eye(n2)
