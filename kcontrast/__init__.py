@@ -5,11 +5,18 @@ Losses" (NeurIPS 2021). The public names below are imported lazily, so that
 ``python -m kcontrast.run --backend=jax`` can still choose the Keras backend
 before Keras is imported.
 
+Under the torch backend (`KERAS_BACKEND=torch` or Keras' config file),
+importing kcontrast imports torch, and Triton when installed, before anything
+imports TensorFlow: Triton loaded after TensorFlow crashes the process (see
+`kcontrast.quiet_imports`). Import kcontrast before tensorflow.
+
 >>> import kcontrast
 >>> kcontrast.ContrastiveModel  # doctest: +SKIP
 """
 
 import importlib
+
+from kcontrast.quiet_imports import import_torch_first
 
 __version__ = "0.1.0"
 
@@ -21,6 +28,8 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY)
+
+import_torch_first()
 
 
 def __getattr__(name):

@@ -1,6 +1,24 @@
-"""Importing TensorFlow and Keras without TensorFlow's native start-up noise.
+"""Importing the frameworks in a safe order, and without native start-up noise.
 
-TensorFlow's C++ runtime writes lines such as "oneDNN custom operations are
+**Order.** TensorFlow and PyTorch's compiler, Triton, each carry their own
+copy of LLVM. ``libtensorflow_framework.so`` exports its LLVM symbols
+globally, so when TensorFlow is loaded first, the static constructors of
+Triton's ``libtriton.so`` (registering LLVM's command-line options and debug
+counters) bind to TensorFlow's LLVM, a different version, and the process
+dies with a segmentation fault (exit 139). Loaded the other way round,
+Triton's symbols stay local and both work. ``import keras`` under the torch
+backend imports torch and, when it is installed (any CUDA build of torch),
+Triton. So whenever the Keras backend is torch, kcontrast imports torch and
+Triton *before* TensorFlow: ``import_torch_first`` runs when ``kcontrast``
+is imported, in ``import_tensorflow_quietly`` (every CLI) and in the tests'
+``conftest.py``.
+
+>>> import os
+>>> os.environ["KERAS_BACKEND"] = "torch"  # doctest: +SKIP
+>>> import kcontrast          # imports torch (and triton) first  # doctest: +SKIP
+>>> import tensorflow         # now safe  # doctest: +SKIP
+
+**Noise.** TensorFlow's C++ runtime writes lines such as "oneDNN custom operations are
 on" and "Could not find cuda drivers" straight to file descriptor 2 before
 its logging is configured, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. The CLIs
 promise one clear line on a bad command line, so they import the heavy
@@ -9,9 +27,14 @@ temporary file for the duration and replays it only if the import fails.
 """
 
 import contextlib
+import importlib.util
+import json
 import os
 import sys
 import tempfile
+import warnings
+
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 @contextlib.contextmanager
@@ -35,9 +58,79 @@ def native_stderr_captured():
             os.close(saved)
 
 
+def configured_backend():
+    """The Keras backend `import keras` will choose, found without importing it.
+
+    `$KERAS_BACKEND` when set, else the `"backend"` of Keras' config file
+    (`$KERAS_HOME/keras.json`, default `~/.keras/keras.json`), else
+    `"tensorflow"`. Once Keras is imported, its actual backend.
+
+    Returns:
+        str: the backend name, e.g. `"torch"`.
+    """
+    if "keras" in sys.modules and hasattr(sys.modules["keras"], "backend"):
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            backend = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    return backend if isinstance(backend, str) and backend else "tensorflow"
+
+
+def _installed(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def import_torch_first(backend=None):
+    """Imports torch, and Triton when installed, if the backend is torch.
+
+    Call it before TensorFlow is imported (see the module docstring: Triton
+    loaded after TensorFlow crashes the process). A no-op for the other
+    backends, when torch is not installed, or when it already ran.
+
+    Args:
+        backend: the Keras backend; default `configured_backend()`.
+
+    Returns:
+        bool: whether torch is imported for the torch backend.
+    """
+    backend = backend or configured_backend()
+    if backend != "torch" or not _installed("torch"):
+        return False
+    triton = _installed("triton") and "triton" not in sys.modules
+    if triton and "tensorflow" in sys.modules:
+        # Too late: loading Triton now would crash right here.
+        warnings.warn(
+            "TensorFlow was imported before Triton under the torch backend; "
+            "loading Triton (torch's compiler, imported by Keras) may now crash "
+            "the process. Import kcontrast, or torch and triton, before tensorflow.",
+            RuntimeWarning, stacklevel=2)
+        triton = False
+    import torch  # noqa: F401
+
+    if triton:
+        try:
+            import triton  # noqa: F401
+        except Exception:  # a broken Triton: torch itself then runs without it
+            pass
+    return True
+
+
 def import_tensorflow_quietly():
-    """Imports TensorFlow (and probes its devices) quietly; returns it."""
+    """Imports TensorFlow (and probes its devices) quietly; returns it.
+
+    Under the torch backend, torch and Triton are imported first
+    (`import_torch_first`).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_torch_first()
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     with native_stderr_captured():
@@ -47,7 +140,10 @@ def import_tensorflow_quietly():
 
 
 def import_frameworks():
-    """Imports TensorFlow (for tf.data) and Keras quietly; returns keras."""
+    """Imports TensorFlow (for tf.data) and Keras quietly; returns keras.
+
+    Under the torch backend, torch and Triton come first (`import_torch_first`).
+    """
     import_tensorflow_quietly()
     with native_stderr_captured():
         import keras

@@ -3,9 +3,17 @@
 The Keras backend is fixed per process by ``KERAS_BACKEND``; CI runs the suite
 once per backend. Tests whose behaviour depends on the backend carry the
 ``backend`` marker (``pytestmark = pytest.mark.backend``).
+
+Under torch, torch and Triton are imported here, before any test module
+imports TensorFlow: Triton loaded after TensorFlow crashes the process
+(`kcontrast.quiet_imports.import_torch_first`).
 """
 
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kcontrast.quiet_imports import import_torch_first  # noqa: E402
+
+import_torch_first()

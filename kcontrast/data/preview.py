@@ -53,7 +53,10 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
     if data_dir is not None:
         kwargs["data_dir"] = data_dir
     ds = build_dataset(dataset, **kwargs)
-    from kcontrast.data.pipeline import pretrain_dataset  # TensorFlow: after the checks
+    from kcontrast.quiet_imports import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # after the checks; torch first under torch
+    from kcontrast.data.pipeline import pretrain_dataset
 
     split = ds.train
     views, labels = next(iter(pretrain_dataset(
