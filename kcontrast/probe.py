@@ -175,8 +175,7 @@ def define_flags(fv):
     return fv
 
 
-def main(argv=None):
-    """The CLI: one line on stderr and exit code 2 on a bad request."""
+def _main(argv=None):
     from kcontrast import atomic, cli
 
     fv = define_flags(flags.FlagValues())
@@ -212,6 +211,15 @@ def main(argv=None):
               f"{record['num_train']} train / {record['num_test']} test)")
     print(f"results: {out}")
     return 0
+
+
+def main(argv=None):
+    """The CLI; returns the exit code (2 with one line on stderr for a bad
+    request)."""
+    try:
+        return _main(argv)
+    except SystemExit as e:
+        return e.code
 
 
 if __name__ == "__main__":

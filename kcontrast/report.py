@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m kcontrast.report DIR_OR_RESULTS_JSON [--metric=linear/label]
+    python -m kcontrast.report DIR_OR_JSON [--metric=linear/label]
 
 Prints the metric as a table: rows are the figure's line key (e.g.
 temperature), columns its x key (e.g. bits), as the experiment's ``figure``
@@ -46,6 +46,8 @@ def table(record, metric=None):
     over seeds where a point has several)."""
     figure = record.get("figure") or record["config"].get("figure") or {}
     metric = metric or figure.get("y")
+    if isinstance(metric, (list, tuple)):
+        metric = metric[0]
     runs = record["runs"]
     if not runs:
         raise ValueError("Expected at least one run; Received: runs=[]")
@@ -78,7 +80,7 @@ def table(record, metric=None):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def _main(argv=None):
     from kcontrast import cli
 
     argv = list(sys.argv if argv is None else argv)
@@ -91,6 +93,15 @@ def main(argv=None):
     except (ValueError, OSError) as e:
         cli.fail(PROGRAM, e)
     return 0
+
+
+def main(argv=None):
+    """The CLI; returns the exit code (2 with one line on stderr for a bad
+    request)."""
+    try:
+        return _main(argv)
+    except SystemExit as e:
+        return e.code
 
 
 if __name__ == "__main__":

@@ -71,38 +71,43 @@ def aggregate(runs, metric, over=SEED):
 
 def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0, 1)):
     """Plots metric ``y`` against param ``x``, one line per value of
-    ``lines``; with several seeds per point, the mean with ± sd error bars."""
+    ``lines``; with several seeds per point, the mean with ± sd error bars.
+    ``y`` may be a tuple of metrics: one panel each, side by side (then
+    ``ylabel`` may be a tuple too)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    metrics = [y] if isinstance(y, str) else list(y)
+    labels = [ylabel] * len(metrics) if isinstance(ylabel, (str, type(None))) else list(ylabel)
     present = runs[0]["params"] if runs else {}
     lines = lines if lines in present else None
-    groups = {}
-    for key, (mean, sd, n) in aggregate(runs, y).items():
-        params = dict(key)
-        if x not in params:
-            continue
-        groups.setdefault(params.get(lines) if lines else None, []).append(
-            (params[x], mean, sd, n))
-    seeds = max((p[3] for pts in groups.values() for p in pts), default=1)
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
-    for key in sorted(groups, key=lambda k: (k is None, str(k))):
-        pts = sorted(groups[key], key=lambda p: p[0])
-        label = f"{lines}={key}" if lines else None
-        ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
-                    yerr=[p[2] for p in pts] if seeds > 1 else None,
-                    marker="o", capsize=3, label=label)
-    ax.set_xlabel(x)
-    ax.set_ylabel((ylabel or y) + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
-                  fontsize=8 if seeds > 1 else None)
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), dpi=120,
+                             squeeze=False)
+    for ax, metric, label in zip(axes[0], metrics, labels):
+        groups = {}
+        for key, (mean, sd, n) in aggregate(runs, metric).items():
+            params = dict(key)
+            if x not in params:
+                continue
+            groups.setdefault(params.get(lines) if lines else None, []).append(
+                (params[x], mean, sd, n))
+        seeds = max((p[3] for pts in groups.values() for p in pts), default=1)
+        for key in sorted(groups, key=lambda k: (k is None, str(k))):
+            pts = sorted(groups[key], key=lambda p: p[0])
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                        yerr=[p[2] for p in pts] if seeds > 1 else None,
+                        marker="o", capsize=3, label=f"{lines}={key}" if lines else None)
+        ax.set_xlabel(x)
+        ax.set_ylabel((label or metric) + (f"\n(mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
+                      fontsize=8)
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        if lines:
+            ax.legend(fontsize=8)
     if title:
-        ax.set_title(title, fontsize=10)
-    if lines:
-        ax.legend(fontsize=8)
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -148,9 +148,15 @@ def _scan(argv):
     """Known non-config flags of ``argv`` (exp, preset, resume, ...)."""
     fv = define_flags(flags.FlagValues())
     try:
-        fv(argv, known_only=True)
+        rest = fv(argv, known_only=True)[1:]
     except flags.Error as e:
         raise UsageError(_one_line(e)) from None
+    for arg in rest:
+        if not arg.startswith("--config."):
+            name = arg.lstrip("-").split("=", 1)[0]
+            if arg.startswith("-"):
+                raise UsageError(f"Unknown command line flag '{name}'")
+            raise UsageError(f"Expected only flags; Received: {arg!r}")
     return fv
 
 

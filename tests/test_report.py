@@ -33,3 +33,33 @@ def test_cli_error_is_one_line(tmp_path, capsys):
     assert report.main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("kcontrast.report: error:")
+
+
+SEEDED = {
+    "experiment": "toy",
+    "config": {},
+    "figure": {"x": "bits", "lines": "temperature", "y": "linear/label"},
+    "runs": [
+        {"params": {"bits": b, "temperature": 0.1, "seed": s},
+         "metrics": {"linear/label": 0.5 + 0.1 * s - b / 100}}
+        for b in (0, 20) for s in (0, 1, 2)
+    ],
+}
+
+
+def test_seeds_give_mean_and_sd():
+    lines = report.table(SEEDED).splitlines()
+    assert "mean ± sd over 3 seeds" in lines[0]
+    # seeds 0, 1, 2 -> 0.5, 0.6, 0.7: mean 0.6, sample sd 0.1.
+    assert lines[2] == "| 0.1 | 0.600 ± 0.100 | 0.400 ± 0.100 |"
+
+
+def test_figure_draws_error_bars_over_seeds(tmp_path):
+    from kcontrast import results
+
+    path = tmp_path / "figure.png"
+    results.write_figure(str(path), SEEDED["runs"], **SEEDED["figure"])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    mean, sd, n = results.aggregate(SEEDED["runs"], "linear/label")[
+        (("bits", 20), ("temperature", 0.1))]
+    assert (round(mean, 6), round(sd, 6), n) == (0.4, 0.1, 3)
