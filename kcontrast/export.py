@@ -60,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 
+from kcontrast import atomic
 from kcontrast.quiet_imports import import_tensorflow_quietly
 
 PROGRAM = "kcontrast.export"
@@ -179,8 +180,7 @@ def _export_tensorflow(model, record, path, overwrite):
             "training": record,
             "exported_with": {"keras": keras.__version__, "tensorflow": tf.__version__},
         }
-        with open(os.path.join(out, CONFIG_FILE), "w") as f:
-            json.dump(config, f, indent=2, sort_keys=True, default=str)
+        atomic.write_json(os.path.join(out, CONFIG_FILE), config, default=str)
         _move_into_place(out, path, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -243,8 +243,7 @@ def export_for_probing(model, path, run_config=None, overwrite=False):
         model_file = os.path.join(tmp, "model.keras")
         config_file = os.path.join(tmp, "config.json")
         model.save(model_file)
-        with open(config_file, "w") as f:
-            json.dump(record, f, default=str)
+        atomic.write_json(config_file, record, default=str)
         _export_in_subprocess(model_file, config_file, path, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

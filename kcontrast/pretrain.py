@@ -348,7 +348,7 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
             model.save(os.path.join(point_dir, "model.keras"))
             model.save_weights(os.path.join(point_dir, "model.weights.h5"))
         write_hparams(os.path.join(point_dir, "tensorboard"), config, metrics)
-        atomic.write_json(os.path.join(point_dir, METRICS_FILE), metrics)
+        atomic.write_json(os.path.join(point_dir, METRICS_FILE), metrics, default=str)
         shutil.rmtree(os.path.join(point_dir, "backup"), ignore_errors=True)
     return metrics, model
 
@@ -368,7 +368,7 @@ def write_point_config(point_dir, config, ds):
         "versions": provenance.versions(backend),
         "device": provenance.device(backend),
     }
-    atomic.write_json(os.path.join(point_dir, "config.json"), record)
+    atomic.write_json(os.path.join(point_dir, "config.json"), record, default=str)
 
 
 def save_point(model, config, ds, point_dir):

@@ -204,7 +204,7 @@ def _main(argv=None):
     out = fv.out or os.path.join(
         fv.saved_model, "probes", f"{record['dataset']['builder']}-{fv.feature}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    atomic.write_json(out, record)
+    atomic.write_json(out, record, default=str)
     for label, result in record["results"].items():
         print(f"{label}: linear {result['linear']['accuracy']:.4f}  "
               f"knn {result['knn']['accuracy']:.4f}  ({fv.feature}, "

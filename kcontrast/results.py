@@ -27,7 +27,7 @@ def results_record(experiment, config, runs, **extra):
 
 
 def write_json(path, record):
-    atomic.write_json(path, record)
+    atomic.write_json(path, record, default=str)
 
 
 def write_csv(path, runs):

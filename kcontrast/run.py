@@ -393,7 +393,7 @@ def execute(plan):
             with open(previous) as f:
                 plan["wall_before"] = json.load(f).get("wall_time_s", 0.0)
     else:
-        atomic.write_json(os.path.join(partial, RUN_FILE), run_record)
+        atomic.write_json(os.path.join(partial, RUN_FILE), run_record, default=str)
     print(f"{PROGRAM}: {plan['exp']} ({plan['preset']}{', quick' if plan['quick'] else ''}), "
           f"{len(points)} point(s) on backend {plan['backend']}, device {device}", flush=True)
     print(f"{PROGRAM}: writing {partial}", flush=True)

@@ -65,8 +65,7 @@ def test_same_seed_same_batches_other_seed_differs(randbit):
 
 
 def test_each_pass_is_a_new_epoch(randbit):
-    small = Split(randbit.train.images[:64], {"label": randbit.train.labels["label"][:64]},
-                  randbit.train.extra[:64])
+    small = randbit.train.head(64)
     ds = pretrain_dataset(small, batch_size=64, seed=0)
     first = _batches(ds, 1)[0][0]["view1"]
     second = _batches(ds, 1)[0][0]["view1"]
@@ -74,8 +73,7 @@ def test_each_pass_is_a_new_epoch(randbit):
 
 
 def test_no_shuffle_keeps_order_and_remainder(randbit):
-    small = Split(randbit.train.images[:70], {"label": randbit.train.labels["label"][:70]},
-                  randbit.train.extra[:70])
+    small = randbit.train.head(70)
     ds = pretrain_dataset(small, batch_size=32, seed=0, shuffle=False, drop_remainder=False)
     batches = _batches(ds, 10)
     assert [b[1]["label"].shape[0] for b in batches] == [32, 32, 6]

@@ -1,5 +1,8 @@
 """Augmentation presets: per-view, per-example, stateless, vectorised.
 
+Modules: `random_resized_crop`, `color` (jitter, grayscale, solarize),
+`blur`, and `simclr` (the SimCLR view composed from them).
+
 An augmentation is a callable `fn(images, seed) -> images` on float32
 [B, H, W, C] in [0, 1] with an int tensor seed [2]; the same seed gives the
 same output. `make_augmentation(name)` returns a preset from `AUGMENTATIONS`:

@@ -1,5 +1,8 @@
 """The registry of dataset builders and `build_dataset`.
 
+Modules: `randbit`, `digit_on_image`, `multi_digits`,
+`modified_multi_digits`, and `canvas` (resizing and pasting digits).
+
 `BUILDERS` maps a name to a builder `fn(**kwargs) -> Dataset`.
 
 >>> ds = build_dataset("randbit", base="mnist5k", bits=5, seed=0)

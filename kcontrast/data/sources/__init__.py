@@ -1,5 +1,8 @@
 """The registry of base sources: where images with one class label come from.
 
+Modules: `mnist5k` (embedded digits), `fashion_mnist` (IDX files, read by
+`idx`), `tfds_source` (any tensorflow-datasets name).
+
 `SOURCES` maps a name to a loader `fn(data_dir=None) -> Dataset` (labels
 {"label": int32 [N]}). Any other name is looked up in tensorflow-datasets.
 

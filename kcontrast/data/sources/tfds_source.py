@@ -49,6 +49,8 @@ def _read_split(builder, split, image_key, label_key, image_size, max_examples):
 
     ds = builder.as_dataset(split=split, shuffle_files=False)
     if max_examples is not None:
+        # Cut before decoding, not with Split.head afterwards: a big dataset
+        # (imagenet2012) must never be read into memory whole.
         ds = ds.take(max_examples)
     static = builder.info.features[image_key].shape
     variable = static[0] is None or static[1] is None
