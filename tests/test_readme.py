@@ -71,3 +71,25 @@ def test_a_broken_quickstart_block_fails_ci_in_one_line(tmp_path, text, needle):
     assert done.returncode == 1 and done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+def test_the_timed_quickstart_runs_in_one_shell_and_stops_at_a_failure(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "README.md").write_text(
+        "<!-- quickstart:start -->\n```bash\n"
+        "cd sub && export SEEN=1\n"
+        "echo $SEEN \\\n  > seen.txt\n"
+        "true && false && echo never\n"
+        "touch after.txt\n"
+        "```\n<!-- quickstart:end -->\n")
+    script = subprocess.run(
+        [sys.executable, os.path.join(ROOT, ".ci", "quickstart.py"), "--timed",
+         str(tmp_path / "README.md")], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0, script.stderr
+    done = subprocess.run(["bash", "-c", script.stdout], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert (tmp_path / "sub" / "seen.txt").read_text() == "1\n"  # cd and export held
+    assert not (tmp_path / "sub" / "after.txt").exists()
+    assert "--- quick start command 3:" in done.stdout and "exit 1" in done.stdout
+    assert "never" not in done.stdout.replace("+ true && false && echo never", "")
