@@ -88,6 +88,43 @@ class Split:
             info={name: value[:n] for name, value in self.info.items()},
         )
 
+    def model_inputs(self, start=None, stop=None):
+        """Model inputs: images with the extra channels appended.
+
+        A model built on `Dataset.input_shape` expects C + k channels, while
+        `images` holds only the C image channels; the pipelines append
+        `extra` (e.g. RandBit's bits) as constant channels. This does the same
+        in numpy, for calling a model directly. `start` and `stop` select
+        examples as the slice `images[start:stop]` does.
+
+        Args:
+            start: first example (default 0; negative counts from the end).
+            stop: one past the last example (default: all).
+
+        Returns:
+            float32 [n, H, W, C + k]: `images[start:stop]`, then channel j of
+            the last k holds `extra[i, j]` at every pixel. The same values as
+            `kcontrast.data.pipeline.probe_dataset` yields.
+
+        >>> s = Split(np.zeros((4, 2, 2, 1), "float32"), {"label": np.zeros(4, "int32")},
+        ...           extra=np.array([[1, 0]] * 4, "float32"))
+        >>> s.model_inputs(0, 3).shape
+        (3, 2, 2, 3)
+        >>> s.model_inputs()[0, :, :, 1].tolist()
+        [[1.0, 1.0], [1.0, 1.0]]
+        """
+        for name, value in (("start", start), ("stop", stop)):
+            if value is not None and not isinstance(value, (int, np.integer)):
+                raise ValueError(
+                    f"Expected {name} to be an integer or None; Received: {name}={value!r}")
+        images = np.asarray(self.images[start:stop], np.float32)
+        if self.extra is None:
+            return images
+        extra = np.asarray(self.extra[start:stop], np.float32)
+        n, h, w, _ = images.shape
+        channels = np.broadcast_to(extra[:, None, None, :], (n, h, w, extra.shape[1]))
+        return np.concatenate([images, channels], axis=-1)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
