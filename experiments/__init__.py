@@ -10,5 +10,6 @@ looks experiments up in ``EXPERIMENTS``. Installed as
 """
 
 EXPERIMENTS = {
+    "multi_object": "multi_object",
     "randbit": "randbit",
 }

@@ -110,12 +110,14 @@ def eval_section(linear_optimizer="lbfgs", k=20, knn_temperature=0.07,
         linear.optimizer lbfgs | adam    (kcontrast.evaluation.linear_probe)
         knn.k, knn.temperature           (kcontrast.evaluation.knn_classify)
         batch_size                       images per forward pass
+        max_probe_examples               cap on each split of probe_sets
     """
     return ml_collections.ConfigDict({
         "feature": "representation",
         "linear": {"optimizer": linear_optimizer},
         "knn": {"k": k, "temperature": knn_temperature},
         "batch_size": batch_size,
+        "max_probe_examples": placeholder(int),
     })
 
 

@@ -24,6 +24,7 @@ A point directory, filled while the point runs::
                      means the point is finished
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -50,7 +51,6 @@ def load_data(config):
                        data_dir=data.get("data_dir"), **dict(data.get("args") or {}))
     limit = data.get("train_examples")
     if limit:
-        import dataclasses
         ds = dataclasses.replace(ds, train=ds.train.head(limit))
     return ds
 
@@ -177,13 +177,16 @@ def evaluate_point(model, ds, config, log=None):
         ds.test.labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
         protocol=protocol, seed=config["seed"], log=log)
     metrics.update(_label_metrics(results, {}))
+    cap = evaluation.get("max_probe_examples")
     for probe_set in evaluation.get("probe_sets") or ():
         other = build_dataset(probe_set["builder"], seed=config["seed"],
                               data_dir=config["data"].get("data_dir"),
                               **dict(probe_set.get("args") or {}))
         names = dict(probe_set["labels"])
-        train = _features(model, other.train, batch_size)["representation"]
-        test = _features(model, other.test, batch_size)["representation"]
+        train = _features(model, other.train.head(cap), batch_size)["representation"]
+        test = _features(model, other.test.head(cap), batch_size)["representation"]
+        other = dataclasses.replace(other, train=other.train.head(cap),
+                                    test=other.test.head(cap))
         results = evaluate_labels(
             train, {l: other.train.labels[l] for l in names}, test,
             {l: other.test.labels[l] for l in names},
@@ -191,6 +194,35 @@ def evaluate_point(model, ds, config, log=None):
             multi_label=other.multi_label, protocol=protocol,
             seed=config["seed"], log=log)
         metrics.update(_label_metrics(results, names))
+    local = evaluation.get("local_features")
+    if local:
+        metrics.update(local_feature_metrics(model, ds, local, config["seed"], log))
+    return metrics
+
+
+def local_feature_metrics(model, ds, options, seed, log=None):
+    """K-means on each encoder stage's spatial vectors of test images,
+    scored against the builder's object masks (``kcontrast.local_features``):
+    ``local_ari/<stage>`` and ``local_purity/<stage>`` at ``options["k"]``
+    clusters, ``local_ari/pixels`` for K-means on raw pixels."""
+    from kcontrast.local_features import local_feature_scores
+
+    start = time.perf_counter()
+    k = int(options.get("k", 4))
+    scores = local_feature_scores(model, ds.test, k=(k,),
+                                  num_images=int(options.get("num_images", 64)),
+                                  seed=seed)
+    metrics = {}
+    for stage, by_k in scores.items():
+        if stage in ("best", "num_images"):
+            continue
+        metrics[f"local_ari/{stage}"] = float(by_k[str(k)]["ari"])
+        metrics[f"local_purity/{stage}"] = float(by_k[str(k)]["purity"])
+    if log:
+        best = scores["best"][str(k)]
+        log(f"local features (K-means, k={k}, {scores['num_images']} images): best "
+            f"{best['stage']} ARI {best['ari']:.3f} vs pixels {best['pixels_ari']:.3f} "
+            f"in {time.perf_counter() - start:.1f}s")
     return metrics
 
 

@@ -71,7 +71,8 @@ def test_help_lists_experiments_and_flags(tmp_path, flag):
 def test_list_names_the_experiments(tmp_path):
     result = _run(["--list"], cwd=tmp_path)
     assert result.returncode == 0
-    assert result.stdout.split()[0] == "randbit"
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    assert names == sorted(names) and {"randbit", "multi_object"} <= set(names)
 
 
 QUICK = ["--exp=randbit", "--quick", "--bits=0,3", "--temperature=0.2",
