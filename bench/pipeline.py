@@ -33,16 +33,16 @@ def _rgb32_source(n, seed=0):
     import tensorflow as tf
 
     from kcontrast.data import Split
-    from kcontrast.data.fashion_mnist import find_files
-    from kcontrast.data.fashion_mnist import load_fashion_mnist_idx
+    from kcontrast.data.sources.fashion_mnist import find_files
+    from kcontrast.data.sources.fashion_mnist import load_fashion_mnist_idx
 
     rng = np.random.default_rng(seed)
     if find_files() is not None:
-        fm = load_fashion_mnist_idx().train
-        gray = tf.image.resize(fm.images[:n], (32, 32)).numpy()
-        tint = rng.uniform(0.3, 1.0, (n, 1, 1, 3)).astype(np.float32)
+        fm = load_fashion_mnist_idx().train.head(n)
+        gray = tf.image.resize(fm.images, (32, 32)).numpy()
+        tint = rng.uniform(0.3, 1.0, (len(fm), 1, 1, 3)).astype(np.float32)
         images = np.clip(gray * tint, 0, 1)
-        labels = fm.labels["label"][:n]
+        labels = fm.labels["label"]
         name = "Fashion-MNIST resized to 32x32, random RGB tint per image"
     else:
         low = rng.uniform(size=(n, 4, 4, 3)).astype(np.float32)

@@ -66,6 +66,7 @@ import subprocess
 import sys
 import tempfile
 
+from kcontrast import atomic
 from kcontrast.quiet_imports import import_tensorflow_quietly
 
 FORMAT = "kcontrast.export/1"
@@ -214,8 +215,7 @@ def _export_tensorflow(model, record, path, overwrite, maps=False):
             "training": record,
             "exported_with": {"keras": keras.__version__, "tensorflow": tf.__version__},
         }
-        with open(os.path.join(out, CONFIG_FILE), "w") as f:
-            json.dump(config, f, indent=2, sort_keys=True, default=str)
+        atomic.write_json(os.path.join(out, CONFIG_FILE), config, default=str)
         _move_into_place(out, path, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -287,8 +287,7 @@ def export_for_probing(model, path, run_config=None, overwrite=False, maps=False
         model_file = os.path.join(tmp, "model.keras")
         config_file = os.path.join(tmp, "config.json")
         model.save(model_file)
-        with open(config_file, "w") as f:
-            json.dump(record, f, default=str)
+        atomic.write_json(config_file, record, default=str)
         _export_in_subprocess(model_file, config_file, path, overwrite, maps)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

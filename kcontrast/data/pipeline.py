@@ -19,16 +19,10 @@ views. Only TensorFlow ops run here, so the pipelines feed every Keras backend.
 import numpy as np
 import tensorflow as tf
 
+from kcontrast import checks
 from kcontrast.data.augment import make_augmentation
 
 _SEED_SALT = 0x7A11  # Decorrelates the augmentation stream from the shuffle.
-
-
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(
-            f"Expected batch_size to be an int >= 1; Received: batch_size={batch_size!r}"
-        )
 
 
 def _tensors(split):
@@ -66,8 +60,9 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             once per batch on the batch stacked twice ([x; x]); it must draw
             each example's randomness independently (the halves become
             view1 and view2); a
-            callable with `stateful = True` (e.g. `KerasSimCLRAugment`) is
-            mapped serially so that its own generators stay reproducible.
+            callable with `stateful = True` (e.g. one built from Keras
+            preprocessing layers, which draw from their own seeded
+            generators) is mapped serially so that it stays reproducible.
         batch_size: examples per batch.
         seed: int seed of the order and the augmentations.
         shuffle: reshuffle the examples every pass.
@@ -78,9 +73,8 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         {name: int32 [B] or multi-hot float32 [B, K]}). One pass is one epoch
         (repeat it yourself); prefetched.
     """
-    _check_batch_size(batch_size)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Expected seed to be an int >= 0; Received: seed={seed!r}")
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
+    seed = checks.check_seed(seed)
     if drop_remainder and len(split) < batch_size:
         raise ValueError(
             f"Expected batch_size <= number of examples ({len(split)}) when "
@@ -125,7 +119,7 @@ def probe_dataset(split, batch_size=256):
         tf.data.Dataset of (float32 [B, H, W, C+k], {name: labels}); no
         shuffle; the last partial batch is kept.
     """
-    _check_batch_size(batch_size)
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
     images, labels, extra = _tensors(split)
     ds = tf.data.Dataset.range(len(split)).batch(batch_size)
 

@@ -12,12 +12,15 @@ RandBit integer, which is identical in both views).
 >>> render_preview("randbit", "/tmp/randbit.png", num_examples=4)  # doctest: +SKIP
 """
 
+import io
 import json
+import os
 import textwrap
 
 import numpy as np
 
-from kcontrast.data.randbit import decode_bits
+from kcontrast import atomic
+from kcontrast.data.builders.randbit import decode_bits
 
 
 def _describe(labels, multi_label, i, bits):
@@ -43,12 +46,13 @@ def _show(ax, image):
 
 def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, data_dir=None, **kwargs):
     """Builds `dataset`, draws `num_examples` training examples with two views
-    each, and writes the grid to the image file `out`.
+    each, and writes the grid to the image file `out` (its extension names
+    the format: .png, .pdf, .svg, ...; none means PNG).
 
     Returns:
         The built `Dataset`.
     """
-    from kcontrast.data.registry import build_dataset
+    from kcontrast.data.builders import build_dataset
 
     if data_dir is not None:
         kwargs["data_dir"] = data_dir
@@ -86,8 +90,14 @@ def render_preview(dataset, out, num_examples=6, augment="companion", seed=0, da
     config = "\n".join(textwrap.wrap(config, 70))
     fig.suptitle(f"{ds.name} (augment={augment})\n{config}", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
+    # Rendered in memory, then written atomically: a failed or interrupted
+    # preview never leaves a half-written image behind.
+    image = io.BytesIO()
+    try:
+        fig.savefig(image, format=os.path.splitext(str(out))[1][1:].lower() or None, dpi=80)
+    finally:
+        plt.close(fig)
+    atomic.write_bytes(out, image.getvalue())
     return ds
 
 

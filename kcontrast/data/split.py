@@ -8,11 +8,15 @@ split into tf.data pipelines.
 >>> s = Split(np.zeros((4, 28, 28, 1), "float32"), {"label": np.zeros(4, "int32")})
 >>> len(s), s.num_extra
 (4, 0)
+>>> len(s.head(3))
+3
 """
 
 import dataclasses
 
 import numpy as np
+
+from kcontrast import checks
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -63,6 +67,26 @@ class Split:
     def num_extra(self):
         """Number of extra channels k (0 when `extra` is None)."""
         return 0 if self.extra is None else int(self.extra.shape[1])
+
+    def head(self, n):
+        """The first `n` examples: images, labels, extra and info, cut alike.
+
+        The one way to shorten a split (quick runs, `max_examples`). Returns
+        `self` when `n` is None or >= len(self); otherwise a new `Split` whose
+        arrays are views of this one's.
+
+        Args:
+            n: int >= 0, or None.
+        """
+        n = checks.check_int(n, "n", minimum=0, allow_none=True)
+        if n is None or n >= len(self):
+            return self
+        return Split(
+            images=self.images[:n],
+            labels={name: value[:n] for name, value in self.labels.items()},
+            extra=None if self.extra is None else self.extra[:n],
+            info={name: value[:n] for name, value in self.info.items()},
+        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -20,7 +20,7 @@ the full `[N_test, N_train]` matrix.
 
 import numpy as np
 
-from kcontrast.evaluation.checks import check_pair, check_positive_int
+from kcontrast import checks
 
 
 def _normalize(features):
@@ -92,14 +92,12 @@ def knn_classify(train_features, train_labels, test_features, test_labels,
     1.0
     """
     (train_features, train_labels, test_features, test_labels,
-     multi_label, num_classes) = check_pair(
+     multi_label, num_classes) = checks.check_train_test(
         train_features, train_labels, test_features, test_labels,
         num_classes, multi_label)
-    k = check_positive_int(k, "k")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    if not float(temperature) > 0.0:
-        raise ValueError(
-            f"Expected temperature > 0; Received: temperature={temperature!r}")
+    k = checks.check_positive_int(k, "k")
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
+    temperature = checks.check_positive(temperature, "temperature")
     scores = knn_scores(train_features, train_labels, test_features, num_classes,
                         multi_label=multi_label, k=k, temperature=float(temperature),
                         batch_size=batch_size)

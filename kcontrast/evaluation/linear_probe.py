@@ -44,7 +44,7 @@ import math
 import keras
 import numpy as np
 
-from kcontrast.evaluation.checks import check_pair, check_positive_int
+from kcontrast import checks
 from kcontrast.evaluation.lbfgs import minimize_lbfgs
 from kcontrast.evaluation.standardize import Standardizer
 
@@ -217,7 +217,7 @@ def _fit_adam(features, labels, fit_rows, val_features, val_labels, num_classes,
     batch_size = min(batch_size, fit_rows.shape[0])
     if steps_per_epoch is None:
         steps_per_epoch = max(math.ceil(fit_rows.shape[0] / batch_size), 10)
-    steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
+    steps_per_epoch = checks.check_positive_int(steps_per_epoch, "steps_per_epoch")
     model = keras.Sequential([
         keras.Input((features.shape[1],)),
         keras.layers.Dense(num_classes, kernel_initializer="zeros",
@@ -297,21 +297,17 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
     True
     """
     (train_features, train_labels, test_features, test_labels,
-     multi_label, num_classes) = check_pair(
+     multi_label, num_classes) = checks.check_train_test(
         train_features, train_labels, test_features, test_labels,
         num_classes, multi_label)
-    if not 0.0 < float(validation_fraction) < 1.0:
-        raise ValueError(
-            "Expected 0 < validation_fraction < 1; "
-            f"Received: validation_fraction={validation_fraction!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"Expected optimizer in {sorted(OPTIMIZERS)}; Received: optimizer={optimizer!r}")
+    validation_fraction = checks.check_in_range(
+        validation_fraction, "validation_fraction", 0, 1, open_low=True, open_high=True)
+    checks.check_choice(optimizer, OPTIMIZERS, "optimizer")
     defaults = OPTIMIZERS[optimizer]
-    batch_size = check_positive_int(batch_size, "batch_size")
-    max_epochs = check_positive_int(
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
+    max_epochs = checks.check_positive_int(
         defaults["max_epochs"] if max_epochs is None else max_epochs, "max_epochs")
-    patience = check_positive_int(
+    patience = checks.check_positive_int(
         defaults["patience"] if patience is None else patience, "patience")
     min_delta = float(defaults["min_delta"] if min_delta is None else min_delta)
     n = train_features.shape[0]
@@ -329,8 +325,7 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
     val_labels = train_labels[val_rows]
     if l2 is None:
         l2 = 0.5 / fit_rows.shape[0]  # scikit-learn's default C = 1
-    if not float(l2) >= 0.0:
-        raise ValueError(f"Expected l2 >= 0; Received: l2={l2!r}")
+    l2 = checks.check_non_negative(l2, "l2")
 
     if optimizer == "lbfgs":
         weights, bias, history = _fit_lbfgs(

@@ -10,7 +10,6 @@ along the batch and the row where this replica's rows start; the losses then
 use global negatives. `gather=None` (the default) is the single-device loss.
 """
 
-from kcontrast.losses.accuracy import contrastive_accuracy
 from kcontrast.losses.alignment import alignment
 from kcontrast.losses.decoupled_nt_xent import DecoupledNTXent
 from kcontrast.losses.generalized import GeneralizedContrastiveLoss
@@ -40,7 +39,6 @@ __all__ = [
     "SWDHypersphere",
     "SWDNormal",
     "alignment",
-    "contrastive_accuracy",
     "l2_normalize",
     "logsumexp_distribution",
     "make_loss",

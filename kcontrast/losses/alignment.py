@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.normalize import to_float32
 
 
@@ -28,6 +28,6 @@ def alignment(h1, h2):
     >>> float(alignment(np.zeros((2, 4)), np.ones((2, 4))))
     0.5
     """
-    validation.check_pair(h1, h2, ("h1", "h2"), min_batch=1)
+    checks.check_views(h1, h2, ("h1", "h2"), min_batch=1)
     h1, h2 = to_float32(h1), to_float32(h2)
     return 0.5 * ops.mean(ops.square(h1 - h2))

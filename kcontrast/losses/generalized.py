@@ -1,11 +1,9 @@
 """The generalized contrastive loss: alignment + lambda * distribution."""
 
-import numbers
-
 import keras
 from keras import ops
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.alignment import alignment
 from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.logsumexp_distribution import logsumexp_distribution
@@ -81,22 +79,16 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
                  reduction="sum_over_batch_size", dtype="float32"):
         super().__init__(name=name or f"generalized_{distribution}",
                          reduction=reduction, dtype=dtype)
-        self.distribution = validation.check_choice(
+        self.distribution = checks.check_choice(
             distribution, DISTRIBUTIONS, "distribution")
-        self.prior = validation.check_choice(prior, PRIORS, "prior")
-        self.lambda_weight = validation.check_lambda(lambda_weight)
-        self.temperature = validation.check_temperature(temperature)
-        self.scale = validation.check_positive(scale, "scale")
+        self.prior = checks.check_choice(prior, PRIORS, "prior")
+        self.lambda_weight = checks.check_non_negative(lambda_weight, "lambda_weight")
+        self.temperature = checks.check_positive(temperature, "temperature")
+        self.scale = checks.check_positive(scale, "scale")
         if normalize is None:
             normalize = (distribution == "logsumexp" or PRIORS[prior][1])
         self.normalize = bool(normalize)
-        if seed is not None:
-            if (isinstance(seed, bool)
-                    or not isinstance(seed, numbers.Integral)):
-                raise ValueError("Expected `seed` to be an int or None; "
-                                 f"Received: seed={seed!r}")
-            seed = int(seed)
-        self.seed = seed
+        self.seed = checks.check_seed(seed, allow_none=True)
         self.gather = gather
         if distribution == "swd":
             self.seed_generator = keras.random.SeedGenerator(
@@ -121,7 +113,7 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         min_batch = 2 if self.distribution == "logsumexp" else 1
-        validation.check_pair(y_true, y_pred, min_batch=min_batch)
+        checks.check_views(y_true, y_pred, min_batch=min_batch)
         z1, z2 = to_float32(y_true), to_float32(y_pred)
         z1_all, z2_all, _ = apply_gather(self.gather, z1, z2)
         if self.normalize:

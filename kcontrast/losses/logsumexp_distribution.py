@@ -4,7 +4,7 @@ import math
 
 from keras import ops
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.normalize import to_float32
 
 
@@ -40,14 +40,14 @@ def logsumexp_distribution(h, temperature, h_all=None):
     >>> round(float(logsumexp_distribution(h, 1.0)), 5)  # log(e + 1) - log 2
     0.62011
     """
-    temperature = validation.check_temperature(temperature)
-    validation.check_rank2(h, "h")
-    validation.check_min_batch(h, "h")
+    temperature = checks.check_positive(temperature, "temperature")
+    checks.check_rank(h, 2, "h", "[batch, dim]")
+    checks.check_min_batch(h, "h")
     h = to_float32(h)
     if h_all is None:
         h_all = h
     else:
-        validation.check_rank2(h_all, "h_all")
+        checks.check_rank(h_all, 2, "h_all", "[batch, dim]")
         h_all = to_float32(h_all)
     dim = h.shape[-1]
     if dim is None:

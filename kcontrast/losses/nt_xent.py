@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
@@ -78,9 +78,9 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     >>> float(nt_xent(z, z, 1.0)) < float(nt_xent(z, -z, 1.0))
     True
     """
-    temperature = validation.check_temperature(temperature)
-    validation.check_choice(form, FORMS, "form")
-    validation.check_pair(z1, z2)
+    temperature = checks.check_positive(temperature, "temperature")
+    checks.check_choice(form, FORMS, "form")
+    checks.check_views(z1, z2)
     h1 = l2_normalize(z1)
     h2 = l2_normalize(z2)
     if z1_all is None and z2_all is None:
@@ -92,7 +92,7 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
                 f"z1_all={'None' if z1_all is None else 'array'}, "
                 f"z2_all={'None' if z2_all is None else 'array'}"
             )
-        validation.check_pair(z1_all, z2_all, ("z1_all", "z2_all"))
+        checks.check_views(z1_all, z2_all, ("z1_all", "z2_all"))
         a1 = l2_normalize(z1_all)
         a2 = l2_normalize(z2_all)
     n = ops.shape(h1)[0]
@@ -167,8 +167,8 @@ class NTXent(keras.losses.Loss):
                  name="nt_xent", reduction="sum_over_batch_size",
                  dtype="float32"):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.temperature = validation.check_temperature(temperature)
-        self.form = validation.check_choice(form, FORMS, "form")
+        self.temperature = checks.check_positive(temperature, "temperature")
+        self.form = checks.check_choice(form, FORMS, "form")
         self.gather = gather
 
     def call(self, y_true, y_pred):

@@ -2,7 +2,7 @@
 
 from keras import random
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.normalize import l2_normalize
 
 
@@ -43,5 +43,5 @@ def sample_prior(name, shape, seed):
     >>> tuple(sample_prior("hypercube", (4, 3), seed=0).shape)
     (4, 3)
     """
-    validation.check_choice(name, PRIORS, "prior")
+    checks.check_choice(name, PRIORS, "prior")
     return PRIORS[name][0](shape, seed)

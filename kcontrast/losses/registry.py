@@ -1,6 +1,6 @@
 """The CLI's loss names, their paper defaults, and `make_loss`."""
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.decoupled_nt_xent import DecoupledNTXent
 from kcontrast.losses.nt_xent import NTXent
 from kcontrast.losses.swd import SWDHypercube
@@ -52,11 +52,11 @@ def make_loss(name, temperature=None, lambda_weight=None, seed=None,
     >>> make_loss("nt_xent").temperature
     0.2
     """
-    validation.check_choice(name, LOSSES, "name")
+    checks.check_choice(name, LOSSES, "name")
     if temperature is not None:
-        temperature = validation.check_temperature(temperature)
+        temperature = checks.check_positive(temperature, "temperature")
     if lambda_weight is not None:
-        lambda_weight = validation.check_lambda(lambda_weight)
+        lambda_weight = checks.check_non_negative(lambda_weight, "lambda_weight")
     args = dict(DEFAULTS[name])
     given = {"temperature": temperature, "lambda_weight": lambda_weight}
     for key, value in given.items():

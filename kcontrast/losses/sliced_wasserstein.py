@@ -3,7 +3,7 @@
 from keras import ops
 from keras import random
 
-from kcontrast.losses import validation
+from kcontrast import checks
 from kcontrast.losses.normalize import to_float32
 
 
@@ -38,17 +38,11 @@ def sliced_wasserstein(h, prior_samples, projection):
     >>> float(sliced_wasserstein(h, h[::-1], np.eye(1, dtype="float32")))
     0.0
     """
-    validation.check_rank2(h, "h")
-    validation.check_rank2(prior_samples, "prior_samples")
-    validation.check_rank2(projection, "projection")
-    s1, s2 = tuple(h.shape), tuple(prior_samples.shape)
-    if any(a is not None and b is not None and a != b
-           for a, b in zip(s1, s2)):
-        raise ValueError(
-            "Expected `h` and `prior_samples` of the same shape; Received: "
-            f"h.shape={s1}, prior_samples.shape={s2}"
-        )
-    d, k = s1[1], tuple(projection.shape)[0]
+    checks.check_rank(h, 2, "h", "[batch, dim]")
+    checks.check_rank(prior_samples, 2, "prior_samples", "[batch, dim]")
+    checks.check_rank(projection, 2, "projection", "[d, k]")
+    checks.check_same_shape(h, prior_samples, ("h", "prior_samples"))
+    d, k = tuple(h.shape)[1], tuple(projection.shape)[0]
     if d is not None and k is not None and d != k:
         raise ValueError(
             "Expected `projection` of shape [d, k] with d = h.shape[1] = "

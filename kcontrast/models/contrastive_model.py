@@ -4,7 +4,8 @@ online linear probes, trained together by ``fit`` on any Keras backend."""
 import keras
 from keras import layers, ops
 
-from kcontrast.losses import NTXent, contrastive_accuracy
+from kcontrast.losses import NTXent
+from kcontrast.metrics import contrastive_accuracy
 from kcontrast.models.train_step import backend_steps
 
 VIEW_KEYS = ("view1", "view2")

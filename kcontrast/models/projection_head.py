@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from kcontrast.models.validation import check_positive
+from kcontrast import checks
 
 
 def projection_head(input_dim, depth=2, hidden_units=256, output_units=64,
@@ -32,13 +32,11 @@ def projection_head(input_dim, depth=2, hidden_units=256, output_units=64,
     >>> head.output.shape
     (None, 64)
     """
-    check_positive("input_dim", input_dim, integer=True)
-    check_positive("depth", depth, integer=True, minimum=0)
-    check_positive("hidden_units", hidden_units, integer=True)
-    check_positive("output_units", output_units, integer=True)
-    if weight_decay < 0:
-        raise ValueError(
-            f"Expected weight_decay >= 0; Received: weight_decay={weight_decay}")
+    input_dim = checks.check_positive_int(input_dim, "input_dim")
+    depth = checks.check_int(depth, "depth", minimum=0)
+    hidden_units = checks.check_positive_int(hidden_units, "hidden_units")
+    output_units = checks.check_positive_int(output_units, "output_units")
+    weight_decay = checks.check_non_negative(weight_decay, "weight_decay")
     reg = keras.regularizers.L2(weight_decay) if weight_decay else None
     inputs = keras.Input(shape=(input_dim,), name="representation")
     x = inputs

@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from kcontrast.models.validation import check_positive
+from kcontrast import checks
 
 
 def small_convnet(input_shape=(28, 28, 1), width=1, weight_decay=1e-4,
@@ -39,10 +39,8 @@ def small_convnet(input_shape=(28, 28, 1), width=1, weight_decay=1e-4,
     >>> encoder.output.shape
     (None, 128)
     """
-    check_positive("width", width, integer=True)
-    if weight_decay < 0:
-        raise ValueError(
-            f"Expected weight_decay >= 0; Received: weight_decay={weight_decay}")
+    width = checks.check_positive_int(width, "width")
+    weight_decay = checks.check_non_negative(weight_decay, "weight_decay")
     if len(tuple(input_shape)) != 3:
         raise ValueError(
             "Expected input_shape (H, W, C); "

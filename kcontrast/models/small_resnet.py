@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from kcontrast.models.validation import check_positive
+from kcontrast import checks
 
 STAGE_FILTERS = (16, 32, 64)
 
@@ -54,10 +54,8 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
     >>> encoder.get_layer("stage2").output.shape
     (None, 16, 16, 64)
     """
-    check_positive("width", width, integer=True)
-    if weight_decay < 0:
-        raise ValueError(
-            f"Expected weight_decay >= 0; Received: weight_decay={weight_decay}")
+    width = checks.check_positive_int(width, "width")
+    weight_decay = checks.check_non_negative(weight_decay, "weight_decay")
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or any(
             not isinstance(d, int) or d < 1 for d in input_shape):

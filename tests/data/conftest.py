@@ -5,8 +5,8 @@ import pytest
 
 from kcontrast.data import Dataset
 from kcontrast.data import Split
-from kcontrast.data.canvas import resize_images
-from kcontrast.data.mnist5k import load_mnist5k
+from kcontrast.data.builders.canvas import resize_images
+from kcontrast.data.sources.mnist5k import load_mnist5k
 
 
 def _make_source(name, train, test, num_classes=10):

@@ -3,9 +3,10 @@ import pytest
 
 from kcontrast.data import Split
 from kcontrast.data import build_dataset
+from kcontrast.data.builders.randbit import decode_bits
+from kcontrast.data.builders.randbit import encode_bits
 from kcontrast.data.pipeline import pretrain_dataset
 from kcontrast.data.pipeline import probe_dataset
-from kcontrast.data.randbit import decode_bits
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,7 @@ def test_same_seed_same_batches_other_seed_differs(randbit):
 
 
 def test_each_pass_is_a_new_epoch(randbit):
-    small = Split(randbit.train.images[:64], {"label": randbit.train.labels["label"][:64]},
-                  randbit.train.extra[:64])
+    small = randbit.train.head(64)
     ds = pretrain_dataset(small, batch_size=64, seed=0)
     first = _batches(ds, 1)[0][0]["view1"]
     second = _batches(ds, 1)[0][0]["view1"]
@@ -73,8 +73,7 @@ def test_each_pass_is_a_new_epoch(randbit):
 
 
 def test_no_shuffle_keeps_order_and_remainder(randbit):
-    small = Split(randbit.train.images[:70], {"label": randbit.train.labels["label"][:70]},
-                  randbit.train.extra[:70])
+    small = randbit.train.head(70)
     ds = pretrain_dataset(small, batch_size=32, seed=0, shuffle=False, drop_remainder=False)
     batches = _batches(ds, 10)
     assert [b[1]["label"].shape[0] for b in batches] == [32, 32, 6]
@@ -109,3 +108,56 @@ def test_zero_bits_pipeline_has_image_channels_only():
 def test_bad_arguments(randbit, kwargs, bad):
     with pytest.raises(ValueError, match=bad):
         pretrain_dataset(randbit.train, **kwargs)
+
+
+class _KerasLayersView:
+    """A view from Keras core preprocessing layers: stateful, seeded generators."""
+
+    stateful = True
+
+    def __init__(self, seed):
+        from keras import layers
+
+        unit = (0.0, 1.0)
+        self.layers = [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomBrightness(0.4, value_range=unit, seed=seed + 1),
+            layers.RandomContrast(0.8, value_range=unit, seed=seed + 2),
+        ]
+
+    def __call__(self, images, seed):
+        del seed  # The layers draw from their own generators.
+        for layer in self.layers:
+            images = layer(images, training=True)
+        return images
+
+
+def _keras_views(channels, seed):
+    rng = np.random.default_rng(0)
+    n, bits = 32, 5
+    split = Split(
+        rng.uniform(0.2, 0.8, (n, 16, 16, channels)).astype(np.float32),
+        {"label": (np.arange(n) % 10).astype(np.int32)},
+        extra=encode_bits(rng.integers(0, 2**bits, n), bits),
+    )
+    ds = pretrain_dataset(split, augment=_KerasLayersView(seed), batch_size=16, seed=seed, shuffle=False)
+    return split, [(v["view1"].numpy(), v["view2"].numpy()) for v, _ in ds]
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("channels", [1, 3])
+def test_stateful_keras_layers_run_under_any_backend_and_reproduce(channels):
+    # Keras runs its preprocessing layers with TensorFlow ops inside tf.data,
+    # whatever KERAS_BACKEND is; the pipeline maps a `stateful` augmentation
+    # serially, so fresh layers with the same seed give the same views.
+    split, batches = _keras_views(channels, seed=1)
+    _, again = _keras_views(channels, seed=1)
+    assert len(batches) == 2
+    for i, ((v1, v2), (w1, w2)) in enumerate(zip(batches, again)):
+        assert v1.shape == (16, 16, 16, channels + 5) and v1.dtype == np.float32
+        expected = np.broadcast_to(split.extra[16 * i:16 * (i + 1), None, None, :], (16, 16, 16, 5))
+        np.testing.assert_array_equal(v1[..., channels:], expected)
+        np.testing.assert_array_equal(v2[..., channels:], expected)
+        assert np.abs(v1[..., :channels] - v2[..., :channels]).max() > 0.05
+        np.testing.assert_array_equal(v1, w1)
+        np.testing.assert_array_equal(v2, w2)

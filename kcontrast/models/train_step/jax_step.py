@@ -6,8 +6,8 @@ and the loss's SeedGenerator state come back as new non-trainable values.
 """
 
 import jax
+import keras
 from keras import StatelessScope
-from keras.src.trainers.data_adapters import data_adapter_utils
 
 
 def _values_after(scope, variables):
@@ -35,7 +35,7 @@ def _update_metrics(model, metrics_variables, values):
 
 def train_step(model, state, data):
     trainable, non_trainable, optimizer_vars, metrics_vars = state
-    x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
     grad_fn = jax.value_and_grad(
         lambda t, nt: _stateless_compute(model, t, nt, x, y, True),
         has_aux=True)
@@ -48,7 +48,7 @@ def train_step(model, state, data):
 
 def test_step(model, state, data):
     trainable, non_trainable, metrics_vars = state
-    x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
     _, (values, non_trainable) = _stateless_compute(
         model, trainable, non_trainable, x, y, False)
     logs, metrics_vars = _update_metrics(model, metrics_vars, values)

@@ -1,11 +1,11 @@
 """PyTorch train/test steps: autograd around the shared computation."""
 
+import keras
 import torch
-from keras.src.trainers.data_adapters import data_adapter_utils
 
 
 def train_step(model, data):
-    x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
     model.zero_grad()
     loss, values = model.compute_step(x, y, training=True)
     loss.backward()
@@ -17,7 +17,7 @@ def train_step(model, data):
 
 
 def test_step(model, data):
-    x, y, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
     with torch.no_grad():
         _, values = model.compute_step(x, y, training=False)
     return model.update_trackers(values)

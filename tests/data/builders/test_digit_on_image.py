@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+
+from kcontrast.data import build_dataset
+from kcontrast.data.builders.canvas import resize_images
+from kcontrast.data.builders.digit_on_image import grid_offsets
+from kcontrast.data.sources.fashion_mnist import DEFAULT_DIR
+from kcontrast.data.sources.fashion_mnist import find_files
+from kcontrast.data.sources.mnist5k import load_mnist5k
+
+
+def _build(objects, **kwargs):
+    args = dict(objects=objects, digits="mnist5k", num_unique_digits=20, grid=3,
+                image_size=56, digit_size=14, seed=0)
+    args.update(kwargs)
+    return build_dataset("digit_on_image", **args)
+
+
+def test_shapes_labels_and_the_drawn_digit_is_the_labelled_one(blank_objects, digit_classifier):
+    ds = _build(blank_objects)
+    mnist = load_mnist5k()
+    assert ds.input_shape == (56, 56, 1)
+    assert ds.num_classes == {"object": 10, "digit": 10}
+    assert json.loads(json.dumps(ds.config))["num_unique_digits"] == 20
+    offsets = grid_offsets(56, 14, 3)
+    assert offsets == [8, 25, 42]  # 0.15 / 0.45 / 0.75 of 56, rounded
+    for split, source in ((ds.train, mnist.train), (ds.test, mnist.test)):
+        assert split.images.dtype == np.float32
+        assert 0.0 <= split.images.min() and split.images.max() <= 1.0
+        assert split.labels["digit"].dtype == np.int32 and split.labels["object"].dtype == np.int32
+        # Bookkeeping: the label is the source label of the recorded digit,
+        np.testing.assert_array_equal(split.labels["digit"], source.labels["label"][split.info["digit_index"]])
+        # and every grid copy on the (blank) object is exactly that digit.
+        digits = resize_images(source.images[split.info["digit_index"]], 14)
+        for y in offsets:
+            for x in offsets:
+                np.testing.assert_allclose(split.images[:, y:y + 14, x:x + 14], digits, atol=1e-6)
+    # Pixels alone: a classifier that never saw the test digits reads the labels.
+    crops = ds.test.images[:, 25:39, 25:39]
+    accuracy = (digit_classifier(crops) == ds.test.labels["digit"]).mean()
+    assert accuracy > 0.8
+
+
+def test_pool_and_heldout_test_digits(blank_objects):
+    ds = _build(blank_objects, num_unique_digits=5)
+    assert len(np.unique(ds.train.info["digit_index"])) == 5
+    # Test digits come from mnist5k's test split: indices range over all of it.
+    assert len(np.unique(ds.test.info["digit_index"])) > 5
+    pooled = _build(blank_objects, num_unique_digits=5, test_digits="pool")
+    assert set(pooled.test.info["digit_index"]) <= set(ds.train.info["digit_index"])
+
+
+def test_deterministic_pairing_and_seed(blank_objects):
+    a, b = _build(blank_objects, seed=3), _build(blank_objects, seed=3)
+    c = _build(blank_objects, seed=4)
+    np.testing.assert_array_equal(a.train.images, b.train.images)
+    np.testing.assert_array_equal(a.train.labels["digit"], b.train.labels["digit"])
+    assert (a.train.info["digit_index"] != c.train.info["digit_index"]).any()
+
+
+@pytest.mark.parametrize("merge", ["max", "add"])
+def test_merge_over_an_object(merge, make_source):
+    rng = np.random.default_rng(0)
+    objects = make_source("noise", rng.uniform(0, 0.5, (20, 28, 28, 3)).astype(np.float32),
+                          rng.uniform(0, 0.5, (10, 28, 28, 3)).astype(np.float32))
+    ds = _build(objects, merge=merge, image_size=28, digit_size=7, digit_intensity=0.5, num_unique_digits=3)
+    assert ds.input_shape == (28, 28, 3)
+    digits = resize_images(load_mnist5k().train.images[ds.train.info["digit_index"]], 7) * 0.5
+    obj = objects.train.images[ds.train.info["object_index"]]
+    y = x = grid_offsets(28, 7, 3)[1]
+    region, under = ds.train.images[:, y:y + 7, x:x + 7], obj[:, y:y + 7, x:x + 7]
+    expected = np.maximum(under, digits) if merge == "max" else np.minimum(under + digits, 1.0)
+    np.testing.assert_allclose(region, expected, atol=1e-6)
+    # Between the copies the object shows through unchanged.
+    np.testing.assert_allclose(ds.train.images[:, :4, :4], obj[:, :4, :4], atol=1e-6)
+
+
+def test_errors(blank_objects):
+    with pytest.raises(ValueError, match="num_unique_digits=4001"):
+        _build(blank_objects, num_unique_digits=4001)
+    with pytest.raises(ValueError, match="digit_size=60"):
+        _build(blank_objects, digit_size=60)
+    with pytest.raises(ValueError, match="digit_size=20"):
+        _build(blank_objects, digit_size=20)  # 0.75 * 56 + 20 > 56
+    with pytest.raises(ValueError, match="seed=-2"):
+        _build(blank_objects, seed=-2)
+    with pytest.raises(ValueError, match="merge='mean'"):
+        _build(blank_objects, merge="mean")
+
+
+@pytest.mark.skipif(find_files() is None, reason=f"Fashion-MNIST IDX files absent from {DEFAULT_DIR}: "
+                    "apt-get install dataset-fashion-mnist")
+def test_default_objects_are_fashion_mnist():
+    ds = build_dataset("digit_on_image", num_train=100, num_test=20)
+    assert ds.config["objects"] == "fashion_mnist"
+    assert ds.input_shape == (64, 64, 1)
+    assert len(ds.train) == 100 and len(ds.test) == 20
+    assert set(ds.train.labels) == {"object", "digit"}
