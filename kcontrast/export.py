@@ -12,6 +12,7 @@ Command line (a run point directory written by ``kcontrast.run``, holding
         --out=saved_models/NAME [--overwrite]
     python -m kcontrast.export --model=model.keras [--config=config.json] \\
         --out=saved_models/NAME
+    ... [--maps]      # also serve the encoder's spatial stage maps
 
 The export directory (default ``saved_models/<run dir name>``) holds:
 
@@ -28,13 +29,18 @@ The export directory (default ``saved_models/<run dir name>``) holds:
               "head_<i>"        each hidden projection-head layer
               "projection"      the head output z
               "probe_<label>"   the online probe logits per label
+              "stage<i>_map"    only with --maps / maps=True: each encoder
+                                stage before pooling, [batch, h_i, w_i, c_i]
+                                (ContrastiveModel.feature_maps), for
+                                local features (kcontrast.local_features)
 
   all computed in inference mode (BatchNorm moving statistics);
 - ``config.json``: ``format`` (``"kcontrast.export/1"``), ``input`` (name,
   shape, dtype), ``features`` (name -> shape), ``backend`` (the backend the
   model was trained on), ``labels`` (name -> classes), ``multi_label``,
   ``dataset`` (builder name and config, so ``kcontrast.probe`` can rebuild
-  the data), ``training`` (the run's whole ``config.json``) and
+  the data), ``maps`` (the ``stage<i>_map`` names served, ``[]`` without
+  maps), ``training`` (the run's whole ``config.json``) and
   ``exported_with`` (versions).
 
 Any backend: Keras writes SavedModels only under TensorFlow. On JAX or
@@ -130,7 +136,31 @@ def _default_record(model, backend):
             "multi_label": list(getattr(model, "multi_label", ()) or ())}
 
 
-def _write_saved_model(model, out_dir, input_shape):
+MAP_SUFFIX = "_map"
+
+
+def _check_maps(model):
+    """The stage names whose maps `model` can serve, or an ExportError."""
+    stage_names = getattr(model, "stage_names", None)
+    names = stage_names() if callable(stage_names) else []
+    if not names or not callable(getattr(model, "feature_maps", None)):
+        raise ExportError(
+            "Expected a model with spatial stage maps (a ContrastiveModel whose "
+            "encoder has stage<i> layers) for maps=True; "
+            f"Received: model={getattr(model, 'name', model)!r}")
+    return names
+
+
+def _outputs(model, images, maps):
+    """The served dict: the model's features, plus `stage<i>_map` if `maps`."""
+    outputs = dict(model(images, training=False))
+    if maps:
+        for name, value in model.feature_maps(images, training=False).items():
+            outputs[name + MAP_SUFFIX] = value
+    return outputs
+
+
+def _write_saved_model(model, out_dir, input_shape, maps=False):
     """Writes the SavedModel (TensorFlow backend only); returns feature shapes."""
     import keras
     import numpy as np
@@ -141,9 +171,12 @@ def _write_saved_model(model, out_dir, input_shape):
         raise ExportError(
             "Expected a model whose call returns a dict of named features; "
             f"Received: {type(probe).__name__}")
+    if maps:
+        _check_maps(model)
+        probe = _outputs(model, np.zeros((1,) + input_shape, np.float32), maps)
 
     def serve(images):
-        outputs = model(images, training=False)
+        outputs = _outputs(model, images, maps)
         return {name: keras.ops.cast(value, "float32") for name, value in outputs.items()}
 
     archive = keras.export.ExportArchive()
@@ -156,17 +189,19 @@ def _write_saved_model(model, out_dir, input_shape):
             for name, value in sorted(probe.items())}
 
 
-def _export_tensorflow(model, record, path, overwrite):
+def _export_tensorflow(model, record, path, overwrite, maps=False):
     """The in-process export (TensorFlow backend)."""
     import keras
     import tensorflow as tf
 
     input_shape = _input_shape(model)
     _check_target(path, overwrite)
+    if maps:
+        _check_maps(model)
     tmp = _temp_beside(path, "tmp")
     try:
         out = os.path.join(tmp, "export")
-        features = _write_saved_model(model, out, input_shape)
+        features = _write_saved_model(model, out, input_shape, maps)
         config = {
             "format": FORMAT,
             "endpoint": ENDPOINT,
@@ -177,6 +212,7 @@ def _export_tensorflow(model, record, path, overwrite):
             "labels": dict(record.get("labels") or {}),
             "multi_label": list(record.get("multi_label") or []),
             "dataset": record.get("dataset"),
+            "maps": sorted(n for n in features if n.endswith(MAP_SUFFIX)),
             "training": record,
             "exported_with": {"keras": keras.__version__, "tensorflow": tf.__version__},
         }
@@ -187,7 +223,7 @@ def _export_tensorflow(model, record, path, overwrite):
     return path
 
 
-def _export_in_subprocess(model_file, config_file, path, overwrite):
+def _export_in_subprocess(model_file, config_file, path, overwrite, maps=False):
     """Runs this module's CLI under ``KERAS_BACKEND=tensorflow``."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
@@ -197,6 +233,8 @@ def _export_in_subprocess(model_file, config_file, path, overwrite):
                f"--config={config_file}", f"--out={path}"]
     if overwrite:
         command.append("--overwrite")
+    if maps:
+        command.append("--maps")
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         lines = [l for l in done.stderr.strip().splitlines() if l.strip()]
@@ -204,7 +242,7 @@ def _export_in_subprocess(model_file, config_file, path, overwrite):
         raise ExportError(message.replace("kcontrast.export: error: ", ""))
 
 
-def export_for_probing(model, path, run_config=None, overwrite=False):
+def export_for_probing(model, path, run_config=None, overwrite=False, maps=False):
     """Exports `model` as a SavedModel of named features, plus `config.json`.
 
     Args:
@@ -217,13 +255,18 @@ def export_for_probing(model, path, run_config=None, overwrite=False):
             to the top level. Default: labels from the model's probes and the
             current backend.
         overwrite: replace an existing `path`.
+        maps: also serve each encoder stage's spatial map as
+            `stage<i>_map` float32 [batch, h_i, w_i, c_i] (the model's
+            `feature_maps`); off by default, since maps are much larger
+            than the pooled features.
 
     Returns:
         `path`.
 
     Raises:
-        ExportError (a ValueError): unbuilt model, existing path, or a model
-            that does not return a dict of features.
+        ExportError (a ValueError): unbuilt model, existing path, a model
+            that does not return a dict of features, or `maps=True` for a
+            model without `feature_maps`.
 
     >>> export_for_probing(model, "saved_models/demo")  # doctest: +SKIP
     'saved_models/demo'
@@ -236,15 +279,17 @@ def export_for_probing(model, path, run_config=None, overwrite=False):
     record = dict(run_config) if run_config else _default_record(model, backend)
     record.setdefault("backend", backend)
     record.setdefault("input_shape", list(input_shape))
+    if maps:
+        _check_maps(model)
     if backend == "tensorflow":
-        return _export_tensorflow(model, record, path, overwrite)
+        return _export_tensorflow(model, record, path, overwrite, maps)
     tmp = _temp_beside(path, "keras")
     try:
         model_file = os.path.join(tmp, "model.keras")
         config_file = os.path.join(tmp, "config.json")
         model.save(model_file)
         atomic.write_json(config_file, record, default=str)
-        _export_in_subprocess(model_file, config_file, path, overwrite)
+        _export_in_subprocess(model_file, config_file, path, overwrite, maps)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
@@ -287,13 +332,13 @@ def _run_files(run_dir):
         f"Received: run={run_dir}")
 
 
-def _export_files(model_file, config_file, out, overwrite):
+def _export_files(model_file, config_file, out, overwrite, maps=False):
     """Loads a `.keras` file under TensorFlow and exports it."""
     if not os.path.isfile(model_file):
         raise ExportError(f"Expected a .keras model file; Received: model={model_file}")
     _check_target(out, overwrite)
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != "tensorflow":
-        return _export_in_subprocess(model_file, config_file, out, overwrite)
+        return _export_in_subprocess(model_file, config_file, out, overwrite, maps)
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import_tensorflow_quietly()
     import keras
@@ -319,7 +364,7 @@ def _export_files(model_file, config_file, out, overwrite):
         ) from None
     if not record:
         record = _default_record(model, "unknown")
-    return _export_tensorflow(model, record, out, overwrite)
+    return _export_tensorflow(model, record, out, overwrite, maps)
 
 
 def main(argv=None):
@@ -334,6 +379,8 @@ def main(argv=None):
     flags.DEFINE_string("config", None, "The run config.json to record (with --model).", flag_values=fv)
     flags.DEFINE_string("out", None, f"Export directory (default {DEFAULT_DIR}/<run dir name>).", flag_values=fv)
     flags.DEFINE_bool("overwrite", False, "Replace an existing export directory.", flag_values=fv)
+    flags.DEFINE_bool("maps", False, "Also serve each encoder stage's spatial map as stage<i>_map.",
+                      flag_values=fv)
     rest = parse_flags(fv, sys.argv if argv is None else argv, PROGRAM, __doc__)
     try:
         if rest:
@@ -349,7 +396,7 @@ def main(argv=None):
             if not fv.out:
                 raise ExportError("Expected --out with --model; Received: out=None")
             out = fv.out
-        _export_files(model_file, config_file, out, fv.overwrite)
+        _export_files(model_file, config_file, out, fv.overwrite, fv.maps)
     except ExportError as e:
         fail(PROGRAM, e)
     print(f"exported: {out}")

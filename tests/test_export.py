@@ -112,6 +112,39 @@ def test_export_reloads_in_a_fresh_tensorflow_process_and_matches(tmp_path):
         assert result["tfsm"][name] <= 1e-5, (name, result["tfsm"][name])
 
 
+@pytest.mark.backend
+def test_export_with_maps_serves_the_stage_maps_of_the_keras_model(tmp_path):
+    model, ds = tiny_trained_model()
+    images, _ = next(iter(probe_dataset(ds.test, batch_size=5)))
+    images = np.asarray(images)
+    reference = numpy_outputs(model, images)
+    maps = {f"{k}_map": keras.ops.convert_to_numpy(v)
+            for k, v in model.feature_maps(images).items()}
+    assert sorted(maps) == ["stage1_map", "stage2_map", "stage3_map"]
+    data_file = tmp_path / "reference.npz"
+    np.savez(data_file, images=images, **reference, **maps)
+
+    path = tmp_path / "with_maps"
+    export_for_probing(model, str(path), maps=True)
+    config = json.loads((path / "config.json").read_text())
+    assert config["maps"] == sorted(maps)
+    assert config["features"]["stage1_map"] == [None, 13, 13, 32]
+    assert config["features"]["stage3_map"] == [None, 2, 2, 64]
+
+    result = reload_in_fresh_process(path, data_file)
+    assert set(result["serve"]) == set(reference) | set(maps)
+    for name, diff in result["serve"].items():
+        assert diff <= 1e-5, (name, diff)
+
+
+def test_maps_need_a_model_with_stages(tmp_path):
+    with pytest.raises(ExportError, match="spatial stage maps"):
+        export_for_probing(small_feature_model(), str(tmp_path / "out"), maps=True)
+    assert os.listdir(tmp_path) == []
+    export_for_probing(small_feature_model(), str(tmp_path / "plain"))
+    assert json.loads((tmp_path / "plain" / "config.json").read_text())["maps"] == []
+
+
 def small_feature_model():
     inputs = keras.Input((6, 6, 1))
     hidden = keras.layers.Conv2D(2, 3, name="stage1")(inputs)

@@ -3,7 +3,8 @@
 from kcontrast.models.contrastive_model import ContrastiveModel
 from kcontrast.models.projection_head import projection_head
 from kcontrast.models.small_convnet import small_convnet
+from kcontrast.models.small_resnet import small_resnet
 
-ENCODERS = {"small_convnet": small_convnet}
+ENCODERS = {"small_convnet": small_convnet, "small_resnet": small_resnet}
 
-__all__ = ["ContrastiveModel", "ENCODERS", "projection_head", "small_convnet"]
+__all__ = ["ContrastiveModel", "ENCODERS", "projection_head", "small_convnet", "small_resnet"]

@@ -146,6 +146,56 @@ class ContrastiveModel(keras.Model):
             features[f"probe_{name}"] = probe(h)
         return features
 
+    def stage_names(self):
+        """The encoder's stage layer names, in order: ``["stage1", ...]``."""
+        names = [l.name for l in self.encoder.layers
+                 if l.name.startswith("stage") and l.name[5:].isdigit()]
+        return sorted(names, key=lambda n: int(n[5:]))
+
+    def feature_maps(self, images, stages=None, training=False):
+        """The encoder's spatial stage maps, before any pooling.
+
+        ``call`` gives each stage globally average pooled; this gives the
+        maps themselves, for local features (K-means per image over the
+        ``h_i * w_i`` vectors of a stage, see ``kcontrast.local_features``)::
+
+            feature_maps(images)["stage<i>"]    [B, h_i, w_i, c_i]
+
+        For ``small_resnet`` on 64x64 canvases the stages are 32x32x16w,
+        16x16x32w and 8x8x64w.
+
+        Args:
+            images: ``[B, H, W, C]`` as the model takes them (a NumPy array
+                or a backend tensor, symbolic ones included).
+            stages: stage names to return (default: every stage).
+            training: layer mode (default inference: BatchNorm moving
+                statistics).
+
+        Returns:
+            dict ``stage name -> [B, h_i, w_i, c_i]`` backend tensor (use
+            ``keras.ops.convert_to_numpy`` for arrays).
+
+        Raises:
+            ValueError: a name in ``stages`` that is not a stage.
+
+        >>> maps = model.feature_maps(np.zeros((2, 64, 64, 1), "float32"))
+        >>> {k: tuple(v.shape) for k, v in maps.items()}  # doctest: +SKIP
+        {'stage1': (2, 32, 32, 16), 'stage2': (2, 16, 16, 32), 'stage3': (2, 8, 8, 64)}
+        """
+        names = self.stage_names()
+        if stages is None:
+            stages = names
+        unknown = [s for s in stages if s not in names]
+        if unknown or not stages:
+            raise ValueError(
+                f"Expected stages among {names}; Received: stages={list(stages)}")
+        # A functional view of the encoder up to the asked stages; it shares
+        # the encoder's layers and weights (nothing new is tracked or saved).
+        maps = keras.Model(
+            self.encoder.inputs[0],
+            {s: self.encoder.get_layer(s).output for s in stages})
+        return dict(maps(images, training=training))
+
     def embed(self, images, training=False):
         """Returns ``(h, z)`` for ``images [B, H, W, C]``."""
         h = self.encoder(images, training=training)

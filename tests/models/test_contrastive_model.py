@@ -156,3 +156,27 @@ def test_unknown_input_keys_are_reported():
     model = _model()
     with pytest.raises(ValueError, match="view1"):
         model.compute_step({"a": np.zeros((2,) + SHAPE, "float32")})
+
+
+def test_feature_maps_are_the_stages_before_pooling():
+    model = _model()
+    x = _data(n=6)[0]["view1"]
+    maps = model.feature_maps(x)
+    assert model.stage_names() == ["stage1", "stage2", "stage3"]
+    assert {k: tuple(v.shape) for k, v in maps.items()} == {
+        "stage1": (6, 13, 13, 32), "stage2": (6, 6, 6, 64), "stage3": (6, 2, 2, 64)}
+    pooled = model(x)
+    for name, value in maps.items():
+        np.testing.assert_allclose(_np(value).mean(axis=(1, 2)), _np(pooled[name]),
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
+    only = model.feature_maps(x, stages=["stage2"])
+    assert list(only) == ["stage2"]
+    np.testing.assert_array_equal(_np(only["stage2"]), _np(maps["stage2"]))
+    # Asking for maps adds nothing to the model's weights.
+    assert len(model.weights) == len(_model().weights)
+
+
+@pytest.mark.parametrize("stages", [["stage4"], ["representation"], []])
+def test_feature_maps_reject_unknown_stages(stages):
+    with pytest.raises(ValueError, match="Expected stages among"):
+        _model().feature_maps(np.zeros((1,) + SHAPE, "float32"), stages=stages)

@@ -17,6 +17,14 @@ the default), never from the pool, so a digit probe scored on the test split
 measures digit features, not memorisation of the pool; test_digits="pool"
 reuses the pool (to measure memorisation).
 
+Masks (`info["masks"]`, uint8 [N, S, S]), for local-feature scores:
+2 where a digit copy's own resized ink (before `digit_intensity`, max over
+channels) is above `INK_THRESHOLD` (0.5), whether or not the merge lets it
+show; else 1 where the resized object image (max over channels) is above
+`OBJECT_THRESHOLD` (0.1); else 0, background. The object mask is meaningful
+for objects on a dark background (Fashion-MNIST, MNIST); on a photograph
+nearly every pixel counts as object.
+
 >>> ds = digit_on_image(objects="mnist5k", num_unique_digits=10, image_size=64)  # doctest: +SKIP
 >>> ds.train.labels.keys()  # doctest: +SKIP
 dict_keys(['object', 'digit'])
@@ -29,11 +37,14 @@ from kcontrast.data.builders.canvas import MERGES
 from kcontrast.data.builders.canvas import paste
 from kcontrast.data.builders.canvas import resize_images
 from kcontrast.data.builders.canvas import resize_to
+from kcontrast.data.builders.multi_digits import INK_THRESHOLD
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
 
 _SALT = 0xD161
+OBJECT_THRESHOLD = 0.1  # an object pixel is brighter than this (masks)
+MASK_BACKGROUND, MASK_OBJECT, MASK_DIGIT = 0, 1, 2
 TEST_DIGITS = ("heldout", "pool")
 
 
@@ -72,16 +83,22 @@ def _subset(split, limit, rng):
 
 
 def _draw(objects, object_labels, digits, digit_labels, digit_ids, offsets, merge, intensity, image_size):
+    """The canvases float32 [N, S, S, C] and their masks uint8 [N, S, S]."""
     canvases = resize_to(objects, (image_size, image_size))
+    masks = np.where(canvases.max(axis=-1) > OBJECT_THRESHOLD, MASK_OBJECT,
+                     MASK_BACKGROUND).astype(np.uint8)
     channels = canvases.shape[-1]
     patches = digits * intensity
     if channels != 1:
         patches = np.repeat(patches, channels, axis=-1)
+    ink = digits.max(axis=-1) > INK_THRESHOLD
+    size = digits.shape[1]
     for i, d in enumerate(digit_ids):
         for y in offsets:
             for x in offsets:
                 paste(canvases, i, patches[d], y, x, merge)
-    return canvases
+                masks[i, y:y + size, x:x + size][ink[d]] = MASK_DIGIT
+    return canvases, masks
 
 
 def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=100,
@@ -112,7 +129,8 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
         `Dataset` "digit_on_image": images float32 [N, S, S, C] (C of the
         objects), labels {"object": int32 [N], "digit": int32 [N]}, info
         {"digit_index": int64 [N] (index into the digit split used),
-        "object_index": int64 [N]}.
+        "object_index": int64 [N], "masks": uint8 [N, S, S] (0 background,
+        1 object, 2 digit; see the module docstring)}.
     """
     _check(image_size, digit_size, grid, merge, digit_intensity, num_unique_digits, test_digits)
     seed = checks.check_seed(seed)
@@ -149,7 +167,7 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
             digit_images = resize_images(digit_split.images, digit_size)
             digit_ids = rng.integers(0, len(digit_split), size=len(keep))
         object_labels = np.asarray(obj_split.labels["label"])[keep].astype(np.int32)
-        images = _draw(
+        images, masks = _draw(
             obj_split.images[keep], object_labels, digit_images,
             digit_split.labels["label"], digit_ids, offsets, merge,
             float(digit_intensity), image_size,
@@ -158,7 +176,8 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
             images,
             {"object": object_labels,
              "digit": np.asarray(digit_split.labels["label"])[digit_ids].astype(np.int32)},
-            info={"digit_index": digit_ids.astype(np.int64), "object_index": keep.astype(np.int64)},
+            info={"digit_index": digit_ids.astype(np.int64), "object_index": keep.astype(np.int64),
+                  "masks": masks},
         )
     return Dataset(
         name="digit_on_image",

@@ -7,7 +7,10 @@ overlap A (exact sampling, no rejection loop).
 Growing `size_a` with `size_b` fixed is the paper's probe of feature
 suppression: the large digit stays well learned while the small one's probe
 accuracy collapses. Labels: `digit_a`, `digit_b` (int32). info: `boxes`
-int32 [N, 2, 4] as (y, x, height, width) for A then B, `digit_index`.
+int32 [N, 2, 4] as (y, x, height, width) for A then B, `digit_index`, and
+`masks` uint8 [N, H, W]: 0 background, 1 digit A, 2 digit B, a digit's
+pixels being those of its box where its resized ink is above 0.5
+(`multi_digits.draw_masks`; the digits never overlap).
 
 >>> ds = modified_multi_digits(size_a=32, size_b=16, canvas_size=56, num_train=50, num_test=10)
 >>> sorted(ds.train.labels)
@@ -19,6 +22,7 @@ import numpy as np
 from kcontrast import checks
 from kcontrast.data.builders.canvas import resize_images
 from kcontrast.data.builders.multi_digits import draw_digits
+from kcontrast.data.builders.multi_digits import draw_masks
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
@@ -95,7 +99,8 @@ def modified_multi_digits(size_a=40, size_b=20, canvas_size=64, digits="mnist5k"
         boxes = np.concatenate([corners, np.stack([sizes, sizes], -1)], -1).astype(np.int32)
         splits[name] = Split(
             canvases, {"digit_a": classes[:, 0], "digit_b": classes[:, 1]},
-            info={"boxes": boxes, "digit_index": ids.astype(np.int64)},
+            info={"boxes": boxes, "digit_index": ids.astype(np.int64),
+                  "masks": draw_masks(canvases.shape[:3], digit_sets, ids, corners, sizes)},
         )
     return Dataset(
         name="modified_multi_digits",

@@ -19,7 +19,11 @@ Placement:
 
 Labels: `digit_0` ... `digit_{n-1}` (int32 class) and `presence` (multi-hot
 float32 [10]: which classes appear). info: `boxes` int32 [N, n, 4] as
-(y, x, height, width) in pixels, `digit_index` int64 [N, n].
+(y, x, height, width) in pixels, `digit_index` int64 [N, n], and `masks`
+uint8 [N, H, W], the per-pixel object masks: 0 background, j + 1 where
+digit j (slot `digit_j`) is drawn, i.e. inside its box where its own resized
+ink is above `INK_THRESHOLD` (0.5); where two digits' ink overlaps, the
+brighter one (the one the max merge shows) wins, the lower slot on a tie.
 
 >>> ds = multi_digits(num_digits=2, canvas_size=56, num_train=100, num_test=20)
 >>> ds.train.images.shape, sorted(ds.train.labels)
@@ -37,6 +41,7 @@ from kcontrast.data.split import Split
 
 _SALT = 0x3D16
 PLACEMENTS = ("random", "grid")
+INK_THRESHOLD = 0.5  # a digit pixel belongs to the digit above this ink value
 
 
 def _place(rng, n, num_digits, sizes, canvas_size, placement, allow_overlap):
@@ -67,6 +72,34 @@ def draw_digits(canvases, digit_sets, ids, corners, sizes, merge="max"):
         for j in range(ids.shape[1]):
             s = int(sizes[i, j])
             paste(canvases, i, digit_sets[s][ids[i, j]], int(corners[i, j, 0]), int(corners[i, j, 1]), merge)
+
+
+def draw_masks(shape, digit_sets, ids, corners, sizes, threshold=INK_THRESHOLD):
+    """Per-pixel object masks of digits drawn by `draw_digits`.
+
+    Args:
+        shape: (N, H, W) of the canvases.
+        digit_sets, ids, corners, sizes: as for `draw_digits`.
+        threshold: ink value (max over channels of the resized digit) above
+            which a pixel belongs to the digit.
+
+    Returns:
+        uint8 [N, H, W] (uint16 beyond 254 digits): 0 background, j + 1 for
+        digit j; where inks overlap, the highest ink wins (ties: lowest j).
+    """
+    dtype = np.uint8 if ids.shape[1] < 255 else np.uint16
+    masks = np.zeros(shape, dtype)
+    best = np.full(shape, float(threshold), np.float32)
+    for i in range(ids.shape[0]):
+        for j in range(ids.shape[1]):
+            s = int(sizes[i, j])
+            y, x = int(corners[i, j, 0]), int(corners[i, j, 1])
+            ink = digit_sets[s][ids[i, j]].max(axis=-1)
+            region = best[i, y:y + s, x:x + s]
+            wins = ink > region
+            masks[i, y:y + s, x:x + s][wins] = j + 1
+            region[wins] = ink[wins]
+    return masks
 
 
 def multi_digits(num_digits=3, canvas_size=64, digit_size_range=(20, 28),
@@ -137,7 +170,9 @@ def multi_digits(num_digits=3, canvas_size=64, digit_size_range=(20, 28),
         np.put_along_axis(presence, classes, 1.0, axis=1)
         labels["presence"] = presence
         boxes = np.concatenate([corners, np.stack([sizes, sizes], -1)], -1).astype(np.int32)
-        splits[name] = Split(canvases, labels, info={"boxes": boxes, "digit_index": ids.astype(np.int64)})
+        masks = draw_masks(canvases.shape[:3], digit_sets, ids, corners, sizes)
+        splits[name] = Split(canvases, labels, info={"boxes": boxes, "digit_index": ids.astype(np.int64),
+                                                     "masks": masks})
     num = {f"digit_{j}": num_classes for j in range(num_digits)}
     num["presence"] = num_classes
     return Dataset(

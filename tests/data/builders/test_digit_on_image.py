@@ -98,3 +98,25 @@ def test_default_objects_are_fashion_mnist():
     assert ds.input_shape == (64, 64, 1)
     assert len(ds.train) == 100 and len(ds.test) == 20
     assert set(ds.train.labels) == {"object", "digit"}
+
+
+def test_masks_separate_digit_ink_object_and_background(make_source):
+    # Objects: a bright square on black, so object pixels are known exactly.
+    objects = np.zeros((8, 56, 56, 1), np.float32)
+    objects[:, 10:40, 12:44] = 0.3
+    ds = _build(make_source("squares", objects, objects[:4]), num_unique_digits=3,
+                num_train=None, num_test=None)
+    mnist = load_mnist5k()
+    offsets = grid_offsets(56, 14, 3)
+    for split, source in ((ds.train, mnist.train), (ds.test, mnist.test)):
+        masks = split.info["masks"]
+        assert masks.dtype == np.uint8 and masks.shape == split.images.shape[:3]
+        digits = resize_images(source.images[split.info["digit_index"]], 14)[..., 0]
+        expected = np.zeros(masks.shape, np.uint8)
+        expected[:, 10:40, 12:44] = 1
+        for y in offsets:
+            for x in offsets:
+                region = expected[:, y:y + 14, x:x + 14]
+                region[digits > 0.5] = 2
+        np.testing.assert_array_equal(masks, expected)
+    assert set(np.unique(ds.train.info["masks"])) == {0, 1, 2}

@@ -102,3 +102,51 @@ def test_errors():
         build_dataset("modified_multi_digits", seed=-1)
     with pytest.raises(ValueError, match="size_a=40, size_b=30"):
         build_dataset("modified_multi_digits", size_a=40, size_b=30, canvas_size=64)
+
+
+def _reference_masks(split, source, threshold=0.5):
+    """Slow reference: per pixel, the slot whose own resized ink is highest
+    above the threshold (lowest slot on ties), else 0."""
+    boxes, ids = split.info["boxes"], split.info["digit_index"]
+    masks = np.zeros(split.images.shape[:3], np.int64)
+    for i in range(len(split)):
+        best = np.full(split.images.shape[1:3], threshold)
+        for j in range(boxes.shape[1]):
+            y, x, s, _ = boxes[i, j]
+            ink = resize_images(source.images[ids[i, j]][None], int(s))[0, ..., 0]
+            for dy in range(s):
+                for dx in range(s):
+                    if ink[dy, dx] > best[y + dy, x + dx]:
+                        best[y + dy, x + dx] = ink[dy, dx]
+                        masks[i, y + dy, x + dx] = j + 1
+    return masks
+
+
+@pytest.mark.parametrize("allow_overlap", [False, True])
+def test_masks_mark_each_digit_where_its_ink_is_drawn(allow_overlap):
+    ds = build_dataset("multi_digits", num_digits=4, canvas_size=48, digit_size_range=(16, 24),
+                       allow_overlap=allow_overlap, num_train=6, num_test=6, seed=5)
+    mnist = load_mnist5k()
+    for split, source in ((ds.train, mnist.train), (ds.test, mnist.test)):
+        masks = split.info["masks"]
+        assert masks.dtype == np.uint8 and masks.shape == (len(split), 48, 48)
+        np.testing.assert_array_equal(masks, _reference_masks(split, source))
+        # The canvas is the max of the inks on black: masked pixels are
+        # exactly the canvas pixels above the threshold.
+        np.testing.assert_array_equal(masks > 0, split.images[..., 0] > 0.5)
+        assert set(np.unique(masks)) == set(range(5))
+
+
+def test_modified_multi_digits_masks_hold_a_large_and_a_small_digit():
+    ds = build_dataset("modified_multi_digits", size_a=36, size_b=16, canvas_size=56,
+                       num_train=20, num_test=4, seed=0)
+    masks = ds.train.info["masks"]
+    assert masks.shape == (20, 56, 56) and set(np.unique(masks)) == {0, 1, 2}
+    for i in range(20):
+        for label, (y, x, s, _) in zip((1, 2), ds.train.info["boxes"][i]):
+            inside = np.zeros((56, 56), bool)
+            inside[y:y + s, x:x + s] = True
+            assert not (masks[i][~inside] == label).any()
+            assert (masks[i][inside] == label).any()
+    # The large digit covers more pixels than the small one.
+    assert ((masks == 1).sum((1, 2)) > (masks == 2).sum((1, 2))).all()

@@ -1,0 +1,611 @@
+"""Local features: K-means on the spatial maps of each encoder stage.
+
+The paper's second finding (Chen, Luo, Li 2021, Sec. 4) is that an encoder
+trained by instance discrimination on a single global vector still learns
+local features: clustering each image's stage-map vectors groups its pixels
+into objects, parts and background. This module draws those clusters, as in
+the paper's local-feature figure, and measures them against the per-pixel
+object masks of the builders that know where each object is.
+
+For each image, stage and number of clusters k::
+
+    vectors  = stage map [h, w, c] -> [h*w, c]
+    labels   = sklearn.cluster.KMeans(k).fit_predict(vectors)   [h*w]
+    clusters = labels as [h, w], nearest-upsampled to [H, W]      (cell of
+               pixel (y, x) is (floor(y*h/H), floor(x*w/W)))
+
+and the baseline clusters the raw pixels themselves (each pixel's C values,
+at full resolution). Clusters are renumbered by decreasing size, so 0 is the
+largest (usually the background) and colours agree across images.
+
+Scores, per image against ``masks`` (int [H, W]: 0 background, i object i;
+``split.info["masks"]`` of multi_digits, modified_multi_digits and
+digit_on_image), then averaged over images:
+
+- ``ari``: ``sklearn.metrics.adjusted_rand_score(masks, clusters)`` over all
+  pixels (1 = the same partition, 0 = chance level). With dark backgrounds
+  this is dominated by figure against ground, which raw intensities already
+  give.
+- ``fg_ari``: the same over object pixels only (masks > 0), on images with at
+  least two objects: do the clusters tell the objects apart? (The
+  "foreground ARI" of the object-discovery literature; None when no image
+  has two objects.)
+- ``purity``: best-match purity, ``sum over clusters of the size of its
+  largest overlap with one mask label / number of pixels``; 1 when every
+  cluster lies inside one object (or the background). It rises with k, so
+  compare it at equal k.
+
+Command line::
+
+    python -m kcontrast.local_features --run=POINT_DIR --out=DIR \\
+        [--k=2,3,4] [--images=8] [--stages=stage1,stage3] [--score_images=64]
+    python -m kcontrast.local_features --saved_model=saved_models/NAME --out=DIR
+
+``--run`` is a run point directory (``model.keras`` and ``config.json`` as
+``kcontrast.pretrain.save_point`` writes them); ``--saved_model`` an export
+made with ``--maps`` (``python -m kcontrast.export ... --maps``). The
+dataset is rebuilt from the recorded builder and config; images come from
+the ``--split`` (default test) split, in order. ``--out`` must not exist; it
+receives, atomically (written beside it, then renamed):
+
+- ``clusters_k<k>.png`` per k: one column per image; rows: the input, the
+  masks (when the builder gives them), the raw-pixel baseline and one row per
+  stage, clusters drawn over the image;
+- ``scores.json``: the request, and ``scores`` (None without masks)::
+
+      {"pixels": {"2": {"ari": .., "fg_ari": .., "purity": ..}, ...},
+       "stage1": {...}, ..., "best": {"2": {"stage": .., "ari": ..}, ...}}
+
+Scores are computed when the dataset has masks unless ``--noscores``; on a
+dataset without masks the command says so and draws the figures only, and
+an explicit ``--scores`` is then a bad request. Bad requests (``--k`` < 2, an
+unknown stage, a run directory without a model, an export without maps,
+an existing ``--out``, ``--scores`` without masks) end with one line on
+stderr, exit code 2 and nothing written.
+
+Python::
+
+    from kcontrast.local_features import local_feature_scores
+    scores = local_feature_scores(model, ds.test, k=(2, 5), num_images=64)
+    scores["stage3"]["5"]["fg_ari"], scores["pixels"]["5"]["fg_ari"]
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+PIXELS = "pixels"
+MAP_SUFFIX = "_map"
+SCORE_NAMES = ("ari", "fg_ari", "purity")
+
+
+class LocalFeaturesError(ValueError):
+    """A bad request; its message is one line."""
+
+
+# ------------------------------------------------------------------ checks
+def _check_ks(k):
+    ks = [k] if isinstance(k, (int, np.integer)) else list(k)
+    if not ks or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                     or v < 2 for v in ks):
+        raise LocalFeaturesError(
+            f"Expected k >= 2 (an int, clusters per image) for every k; Received: k={k!r}")
+    return sorted(set(int(v) for v in ks))
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise LocalFeaturesError(
+            f"Expected {name} to be an int >= 1; Received: {name}={value!r}")
+    return int(value)
+
+
+# -------------------------------------------------------------- stage maps
+def _stage_key(name):
+    return int(name[5:]) if name[5:].isdigit() else name
+
+
+def stage_maps(model_or_fn, images, stages=None, batch_size=64):
+    """Spatial stage maps of ``images`` as NumPy arrays.
+
+    Args:
+        model_or_fn: a ``ContrastiveModel`` (its ``feature_maps``) or a
+            callable ``fn(images [b, H, W, C]) -> dict`` whose entries
+            ``stage<i>`` or ``stage<i>_map`` are maps ``[b, h, w, c]``, such
+            as the ``serve`` endpoint of an export made with ``maps=True``.
+        images: float32 ``[N, H, W, C]`` as the model takes them.
+        stages: stage names (default: all that the model gives).
+        batch_size: images per call.
+
+    Returns:
+        dict ``stage name -> float32 [N, h, w, c]``, in stage order.
+
+    Raises:
+        LocalFeaturesError: no spatial maps, or an unknown stage name.
+    """
+    images = np.asarray(images, np.float32)
+    batch_size = _check_count("batch_size", batch_size)
+    if hasattr(model_or_fn, "feature_maps") and hasattr(model_or_fn, "stage_names"):
+        available = model_or_fn.stage_names()
+        _check_stages(stages, available)
+        wanted = list(stages or available)
+
+        def call(x):
+            return model_or_fn.feature_maps(x, stages=wanted)
+    elif callable(model_or_fn):
+        first = _maps_of(model_or_fn(images[:1]))
+        available = sorted(first, key=_stage_key)
+        _check_stages(stages, available)
+        wanted = list(stages or available)
+
+        def call(x):
+            return _maps_of(model_or_fn(x))
+    else:
+        raise LocalFeaturesError(
+            "Expected a ContrastiveModel or a callable returning stage maps; "
+            f"Received: {type(model_or_fn).__name__}")
+    import keras
+
+    parts = {name: [] for name in wanted}
+    for start in range(0, len(images), batch_size):
+        out = call(images[start:start + batch_size])
+        for name in wanted:
+            parts[name].append(np.asarray(keras.ops.convert_to_numpy(out[name]), np.float32))
+    return {name: np.concatenate(parts[name]) for name in wanted}
+
+
+def _maps_of(outputs):
+    """``stage<i>`` (or ``stage<i>_map``) entries of rank 4 of a dict."""
+    maps = {}
+    for name, value in dict(outputs).items():
+        base = name[:-len(MAP_SUFFIX)] if name.endswith(MAP_SUFFIX) else name
+        if base.startswith("stage") and base[5:].isdigit() and len(value.shape) == 4:
+            maps[base] = value
+    if not maps:
+        raise LocalFeaturesError(
+            "Expected spatial stage maps (stage<i>_map [B, h, w, c]; export with "
+            f"--maps); Received: outputs {sorted(dict(outputs))}")
+    return maps
+
+
+def _check_stages(stages, available):
+    if stages is None:
+        return
+    unknown = [s for s in stages if s not in available]
+    if unknown or not list(stages):
+        raise LocalFeaturesError(
+            f"Expected stages among {list(available)}; Received: stages={list(stages)}")
+
+
+# -------------------------------------------------------------- clustering
+def _renumber_by_size(labels, k):
+    counts = np.bincount(labels, minlength=k)
+    rank = np.empty(k, np.int64)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(k)
+    return rank[labels]
+
+
+def _kmeans(vectors, k, seed, n_init):
+    from sklearn.cluster import KMeans
+
+    distinct = np.unique(vectors, axis=0).shape[0]
+    if distinct < k:
+        # Fewer distinct vectors than clusters (a blank image): one cluster
+        # per distinct vector, which is what K-means would converge to.
+        return np.unique(vectors, axis=0, return_inverse=True)[1].reshape(-1)
+    labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(vectors)
+    return _renumber_by_size(labels, k)
+
+
+def upsample_nearest(labels, size):
+    """int ``[N, h, w]`` -> ``[N, H, W]``: pixel (y, x) takes cell
+    ``(floor(y * h / H), floor(x * w / W))``."""
+    labels = np.asarray(labels)
+    height, width = size
+    rows = (np.arange(height) * labels.shape[1]) // height
+    cols = (np.arange(width) * labels.shape[2]) // width
+    return labels[:, rows][:, :, cols]
+
+
+def cluster_maps(maps, k, size, seed=0, n_init=3):
+    """Per-image K-means of a stage map's vectors, upsampled to ``size``.
+
+    Args:
+        maps: float ``[N, h, w, c]`` (raw images work too: pixel clusters).
+        k: number of clusters, at least 2.
+        size: ``(H, W)`` of the returned cluster maps.
+        seed: K-means seed (image i uses ``seed + i``).
+        n_init: K-means restarts.
+
+    Returns:
+        int32 ``[N, H, W]`` cluster ids, 0 the largest cluster of its image.
+
+    >>> maps = np.zeros((1, 2, 2, 1), "float32"); maps[0, 0, 0] = 1.0
+    >>> cluster_maps(maps, 2, (4, 4))[0]
+    array([[1, 1, 0, 0],
+           [1, 1, 0, 0],
+           [0, 0, 0, 0],
+           [0, 0, 0, 0]], dtype=int32)
+    """
+    (k,) = _check_ks(k)
+    maps = np.asarray(maps, np.float32)
+    n, h, w, c = maps.shape
+    labels = np.stack([
+        _kmeans(maps[i].reshape(h * w, c).astype(np.float64), k, seed + i, n_init).reshape(h, w)
+        for i in range(n)])
+    return upsample_nearest(labels, size).astype(np.int32)
+
+
+def purity(masks, clusters):
+    """Best-match purity of one image: sum over clusters of the size of its
+    largest overlap with one mask label, divided by the number of pixels."""
+    masks = np.asarray(masks).reshape(-1).astype(np.int64)
+    clusters = np.asarray(clusters).reshape(-1).astype(np.int64)
+    table = np.zeros((clusters.max() + 1, masks.max() + 1), np.int64)
+    np.add.at(table, (clusters, masks), 1)
+    return float(table.max(axis=1).sum() / masks.size)
+
+
+def cluster_scores(masks, clusters):
+    """Agreement of cluster maps with object masks, averaged over images.
+
+    Args:
+        masks: int ``[N, H, W]``, 0 background, i > 0 object i.
+        clusters: int ``[N, H, W]``.
+
+    Returns:
+        ``{"ari", "fg_ari", "purity"}`` (see the module docstring); ``fg_ari``
+        is None when no image holds two objects.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    masks, clusters = np.asarray(masks), np.asarray(clusters)
+    if masks.shape != clusters.shape or masks.ndim != 3:
+        raise ValueError(
+            "Expected masks and clusters of the same shape [N, H, W]; "
+            f"Received: masks.shape={masks.shape}, clusters.shape={clusters.shape}")
+    ari, fg, pure = [], [], []
+    for m, c in zip(masks, clusters):
+        m, c = m.reshape(-1), c.reshape(-1)
+        ari.append(adjusted_rand_score(m, c))
+        pure.append(purity(m, c))
+        objects = m > 0
+        if len(np.unique(m[objects])) >= 2:
+            fg.append(adjusted_rand_score(m[objects], c[objects]))
+    return {"ari": float(np.mean(ari)), "fg_ari": float(np.mean(fg)) if fg else None,
+            "purity": float(np.mean(pure))}
+
+
+def _clusters_by_row(maps, images, ks, seed, n_init):
+    """{k: {"pixels": [N,H,W], stage: [N,H,W], ...}}."""
+    size = images.shape[1:3]
+    return {k: {PIXELS: cluster_maps(images, k, size, seed, n_init),
+                **{name: cluster_maps(m, k, size, seed, n_init) for name, m in maps.items()}}
+            for k in ks}
+
+
+def _round(scores):
+    return {key: (None if v is None else round(v, 4)) for key, v in scores.items()}
+
+
+def _score_table(clusters, masks, ks):
+    table = {}
+    for k in ks:
+        for row, value in clusters[k].items():
+            table.setdefault(row, {})[str(k)] = _round(cluster_scores(masks, value))
+    stages = [row for row in table if row != PIXELS]
+    table["best"] = {}
+    for k in ks:
+        best = max(stages, key=lambda s: table[s][str(k)]["ari"])
+        table["best"][str(k)] = {"stage": best, "ari": table[best][str(k)]["ari"],
+                                 "pixels_ari": table[PIXELS][str(k)]["ari"]}
+    return table
+
+
+def _masks_of(split, masks):
+    if masks is None:
+        masks = split.info.get("masks") if split is not None else None
+    if masks is None:
+        return None
+    return np.asarray(masks)
+
+
+def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_images=64,
+                         masks=None, seed=0, n_init=3, batch_size=64):
+    """Scores the local-feature clusters of every stage against object masks.
+
+    Runs ``cluster_maps`` on the first ``num_images`` images of ``split``,
+    for every stage and every k, and on the raw pixels as the baseline.
+
+    Args:
+        model_or_fn: a ``ContrastiveModel`` or a callable giving stage maps
+            (see ``stage_maps``).
+        split: a ``kcontrast.data.Split`` (its images, plus extra channels
+            appended as the model takes them; its ``info["masks"]``).
+        k: number(s) of clusters, each >= 2.
+        stages: stage names (default all).
+        num_images: images scored (the first ones of the split).
+        masks: int ``[N, H, W]`` to use instead of ``split.info["masks"]``.
+        seed, n_init: K-means seed and restarts.
+        batch_size: images per model call.
+
+    Returns:
+        dict: ``"pixels"`` and each stage -> ``{str(k): {"ari", "fg_ari",
+        "purity"}}``; ``"best"`` -> ``{str(k): {"stage", "ari",
+        "pixels_ari"}}`` (the stage of highest ARI at that k); and
+        ``"num_images"``.
+
+    Raises:
+        LocalFeaturesError (a ValueError): bad k, unknown stage, no masks.
+
+    >>> scores = local_feature_scores(model, ds.test, k=(2, 5))  # doctest: +SKIP
+    >>> scores["best"]["5"]                                    # doctest: +SKIP
+    {'stage': 'stage2', 'ari': 0.61, 'pixels_ari': 0.55}
+    """
+    ks = _check_ks(k)
+    num_images = _check_count("num_images", num_images)
+    masks = _masks_of(split, masks)
+    if masks is None:
+        raise LocalFeaturesError(
+            "Expected a split whose builder gives object masks (info['masks']: "
+            "multi_digits, modified_multi_digits, digit_on_image); Received: no masks")
+    images = model_inputs(split, num_images)
+    masks = masks[:len(images)]
+    maps = stage_maps(model_or_fn, images, stages, batch_size)
+    clusters = _clusters_by_row(maps, split.images[:len(images)], ks, seed, n_init)
+    table = _score_table(clusters, masks, ks)
+    table["num_images"] = int(len(images))
+    return table
+
+
+def model_inputs(split, n=None):
+    """The first ``n`` images of ``split`` as the model takes them: float32
+    ``[n, H, W, C + extra]`` (extra channels broadcast, as the pipelines do)."""
+    images = np.asarray(split.images[:n], np.float32)
+    if split.extra is not None:
+        extra = np.asarray(split.extra[:n], np.float32)[:, None, None, :]
+        extra = np.broadcast_to(extra, images.shape[:3] + extra.shape[-1:])
+        images = np.concatenate([images, extra], axis=-1)
+    return images
+
+
+# ----------------------------------------------------------------- figures
+def draw_clusters(images, rows, path, title="", masks=None, alpha=0.55):
+    """Draws cluster maps over images: one column per image, one row per entry.
+
+    Args:
+        images: float ``[N, H, W, C]`` in [0, 1] (C = 1 or 3 is shown).
+        rows: dict row name -> int ``[N, H, W]`` cluster maps, drawn in order.
+        path: the PNG to write.
+        title: figure title.
+        masks: int ``[N, H, W]`` drawn as a row after the input, if given.
+        alpha: opacity of the cluster colours.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images, np.float32)
+    shown = images[..., 0] if images.shape[-1] != 3 else images
+    cmap = "gray" if shown.ndim == 3 else None
+    named = [("input", None)] + ([("masks", masks)] if masks is not None else [])
+    named += list(rows.items())
+    n = len(images)
+    fig, axes = plt.subplots(len(named), n, figsize=(1.3 * n + 0.9, 1.3 * len(named)),
+                             squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for r, (name, value) in enumerate(named):
+        for i in range(n):
+            ax = axes[r, i]
+            ax.imshow(shown[i], cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+            if value is not None:
+                ids = np.asarray(value[i]) % 10
+                ax.imshow(colours(ids), alpha=alpha, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------- the CLI
+def _load_run(run_dir):
+    """(model, record) of a run point directory."""
+    model_file = os.path.join(run_dir, "model.keras")
+    config_file = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(model_file) or not os.path.isfile(config_file):
+        hint = ""
+        points = os.path.join(run_dir, "points")
+        if os.path.isdir(points):
+            hint = f" (an experiment run; its points: {', '.join(sorted(os.listdir(points)))})"
+        raise LocalFeaturesError(
+            f"Expected a run point directory holding model.keras and config.json{hint}; "
+            f"Received: run={run_dir}")
+    try:
+        with open(config_file) as f:
+            record = json.load(f)
+    except (OSError, ValueError) as e:
+        raise LocalFeaturesError(
+            f"Expected a readable JSON config.json; Received: run={run_dir} "
+            f"({type(e).__name__})") from None
+    from kcontrast.saving import load_model
+
+    try:
+        model = load_model(model_file, compile=False)
+    except Exception as e:  # a broken or foreign file: report it in one line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise LocalFeaturesError(
+            f"Expected a loadable model.keras; Received: run={run_dir} ({first})") from None
+    if not hasattr(model, "feature_maps"):
+        raise LocalFeaturesError(
+            "Expected a ContrastiveModel (with feature_maps); "
+            f"Received: {type(model).__name__} in run={run_dir}")
+    return model, record
+
+
+def _load_export(path):
+    """(serve fn, record) of an export with maps."""
+    from kcontrast.export import read_export_config
+
+    config = read_export_config(path)
+    if not config.get("maps"):
+        raise LocalFeaturesError(
+            "Expected an export with stage maps (python -m kcontrast.export ... --maps); "
+            f"Received: saved_model={path} without stage<i>_map outputs")
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(path)
+
+    def serve(images):
+        return {k: v.numpy() for k, v in loaded.serve(tf.constant(images)).items()
+                if k.endswith(MAP_SUFFIX)}
+
+    return serve, config, [m[:-len(MAP_SUFFIX)] for m in config["maps"]]
+
+
+def _dataset_of(record, source):
+    from kcontrast.data import BUILDERS, build_dataset
+
+    dataset = record.get("dataset") or {}
+    name = dataset.get("builder")
+    if name not in BUILDERS:
+        raise LocalFeaturesError(
+            f"Expected a recorded dataset builder among {sorted(BUILDERS)}; "
+            f"Received: builder={name!r} in {source}")
+    try:
+        return build_dataset(name, **dict(dataset.get("config") or {}))
+    except ValueError as e:
+        raise LocalFeaturesError(str(e).splitlines()[0]) from None
+
+
+def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
+                       stages=None, split="test", scores=None, score_images=64,
+                       seed=0, n_init=3, log=print):
+    """What the command does; returns the ``scores.json`` record.
+
+    ``scores``: True (required: an error without masks), False (figures
+    only) or None (when the dataset has masks).
+    """
+    ks = _check_ks(k)
+    images = _check_count("images", images)
+    score_images = _check_count("score_images", score_images)
+    if bool(run) == bool(saved_model):
+        raise LocalFeaturesError(
+            "Expected exactly one of --run or --saved_model; "
+            f"Received: run={run}, saved_model={saved_model}")
+    if not out:
+        raise LocalFeaturesError(f"Expected --out=DIR; Received: out={out!r}")
+    if os.path.lexists(out):
+        raise LocalFeaturesError(f"Expected an --out that does not exist; Received: out={out}")
+    if split not in ("train", "test"):
+        raise LocalFeaturesError(f"Expected split in ['test', 'train']; Received: split={split!r}")
+    if run:
+        model, record = _load_run(run)
+        available, source = model.stage_names(), {"run": run}
+    else:
+        model, record, available = _load_export(saved_model)
+        source = {"saved_model": saved_model}
+    _check_stages(stages, available)
+    stages = list(stages or available)
+    ds = _dataset_of(record, run or saved_model)
+    data = getattr(ds, split)
+    masks = data.info.get("masks")
+    if scores and masks is None:
+        raise LocalFeaturesError(
+            f"Expected a dataset whose builder gives object masks for --scores; "
+            f"Received: dataset={ds.name} without masks (drop --scores for the figures)")
+    do_scores = masks is not None and scores is not False
+    if masks is None:
+        log(f"dataset {ds.name} gives no object masks: figures without scores")
+
+    shown = model_inputs(data, images)
+    maps = stage_maps(model, shown, stages)
+    clusters = _clusters_by_row(maps, data.images[:len(shown)], ks, seed, n_init)
+    table = None
+    if do_scores:
+        table = local_feature_scores(model, data, k=ks, stages=stages,
+                                     num_images=score_images, seed=seed, n_init=n_init)
+    result = {"source": source, "dataset": {"builder": ds.name, "config": ds.config},
+              "split": split, "k": ks, "stages": stages, "images": len(shown),
+              "seed": seed, "scores": table}
+    if table is None and masks is not None:
+        result["note"] = "scores not asked (--noscores)"
+    elif table is None:
+        result["note"] = f"dataset {ds.name} gives no object masks"
+
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+    try:
+        shown_masks = None if masks is None else masks[:len(shown)]
+        for kk in ks:
+            draw_clusters(data.images[:len(shown)], clusters[kk],
+                          os.path.join(tmp, f"clusters_k{kk}.png"),
+                          title=f"{ds.name}: K-means per image, k={kk}",
+                          masks=shown_masks)
+        with open(os.path.join(tmp, "scores.json"), "w") as f:
+            json.dump(result, f, indent=2, sort_keys=True)
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if table is not None:
+        for kk in ks:
+            cells = "  ".join(f"{row} {table[row][str(kk)]['ari']:.3f}"
+                              for row in [PIXELS] + stages)
+            log(f"k={kk} ARI: {cells}")
+    log(f"local features: {out}")
+    return result
+
+
+def main(argv=None):
+    """The CLI: one line on stderr and exit code 2 on a bad request."""
+    from absl import flags
+
+    fv = flags.FlagValues()
+    flags.DEFINE_string("run", None, "Run point directory with model.keras and config.json.",
+                        flag_values=fv)
+    flags.DEFINE_string("saved_model", None, "An export made with --maps (instead of --run).",
+                        flag_values=fv)
+    flags.DEFINE_list("k", ["2", "3", "4"], "Numbers of clusters, each >= 2.", flag_values=fv)
+    flags.DEFINE_integer("images", 8, "Images drawn (columns of the figures).", flag_values=fv)
+    flags.DEFINE_list("stages", None, "Stages to cluster (default: all).", flag_values=fv)
+    flags.DEFINE_string("split", "test", "Dataset split: test or train.", flag_values=fv)
+    flags.DEFINE_bool("scores", None, "Score against the masks (default: when the dataset "
+                      "has masks; --scores requires them, --noscores skips).", flag_values=fv)
+    flags.DEFINE_integer("score_images", 64, "Images scored.", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "K-means seed.", flag_values=fv)
+    flags.DEFINE_string("out", None, "Output directory (must not exist).", flag_values=fv)
+    argv = list(sys.argv if argv is None else argv)
+    try:
+        fv(argv)
+        try:
+            ks = [int(v) for v in fv.k]
+        except ValueError:
+            raise LocalFeaturesError(
+                f"Expected --k to be integers >= 2; Received: k={','.join(fv.k)}") from None
+        _check_ks(ks)
+        from kcontrast.quiet_imports import import_frameworks
+
+        import_frameworks()
+        run_local_features(fv.out, run=fv.run, saved_model=fv.saved_model, k=ks,
+                           images=fv.images, stages=fv.stages, split=fv.split,
+                           scores=fv.scores, score_images=fv.score_images, seed=fv.seed)
+    except (flags.Error, ValueError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"kcontrast.local_features: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""A small fully convolutional ResNet for multi-object canvases (56-112 px)."""
+
+import keras
+from keras import layers
+
+from kcontrast import checks
+
+STAGE_FILTERS = (16, 32, 64)
+
+
+def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
+                 name="small_resnet"):
+    """Builds a small ResNet encoder with global average pooling: image -> h.
+
+    Architecture (convolutions 3x3 'same' without bias, each followed by
+    BatchNorm; ReLU after the stem and after every residual sum)::
+
+        stem     Conv 3x3 stride 1, 16*width            [B, H,   W,   16w]
+        stage1   basic block stride 2, 16*width          [B, H/2, W/2, 16w]
+        stage2   basic block stride 2, 32*width          [B, H/4, W/4, 32w]
+        stage3   basic block stride 2, 64*width          [B, H/8, W/8, 64w]
+        representation = mean over (y, x) of stage3      [B, 64w]
+
+    A basic block is ``relu(bn(conv(relu(bn(conv_s(x))))) + shortcut(x))``
+    with a stride-``s`` first convolution and a 1x1 stride-``s`` convolution
+    plus BatchNorm as the shortcut (sides rounded up for odd sizes).
+
+    Being fully convolutional with global average pooling, the
+    representation does not change when the content of the image moves by
+    a multiple of the total stride (8 px) and stays clear of the borders;
+    the companion ``small_convnet`` flattens its last map, so its
+    representation depends on where things are. Any input size of at least
+    8x8 works; 64x64 canvases give stage maps of 32x32, 16x16 and 8x8.
+
+    Kernels carry an L2 penalty ``weight_decay * sum(w ** 2)``, added by
+    ``ContrastiveModel`` as ``reg_loss``. The returned functional model
+    follows the kcontrast encoder convention: layers named ``stage1``,
+    ``stage2``, ``stage3`` output the spatial feature maps (exposed by
+    ``ContrastiveModel.call`` pooled and by ``ContrastiveModel.feature_maps``
+    as maps) and the model output is the representation ``[B, 64 * width]``.
+
+    Args:
+        input_shape: ``(H, W, C)``.
+        width: integer width multiplier, at least 1.
+        weight_decay: L2 factor on kernels, at least 0.
+        name: model name.
+
+    Returns:
+        A built ``keras.Model`` mapping ``[B, H, W, C]`` to ``[B, 64*width]``.
+
+    >>> encoder = small_resnet((64, 64, 1), width=2)
+    >>> encoder.output.shape
+    (None, 128)
+    >>> encoder.get_layer("stage2").output.shape
+    (None, 16, 16, 64)
+    """
+    width = checks.check_positive_int(width, "width")
+    weight_decay = checks.check_non_negative(weight_decay, "weight_decay")
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or any(
+            not isinstance(d, int) or d < 1 for d in input_shape):
+        raise ValueError(
+            "Expected input_shape (H, W, C) of positive ints; "
+            f"Received: input_shape={input_shape}")
+    if min(input_shape[:2]) < 8:
+        raise ValueError(
+            "Expected an input of at least 8x8 (three stride-2 stages); "
+            f"Received: input_shape={input_shape}")
+    reg = keras.regularizers.L2(weight_decay) if weight_decay else None
+
+    def conv(x, filters, kernel, stride, name):
+        return layers.Conv2D(filters, kernel, strides=stride, padding="same",
+                             use_bias=False, kernel_regularizer=reg,
+                             name=name)(x)
+
+    def bn(x, name):
+        return layers.BatchNormalization(momentum=0.9, name=name)(x)
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = conv(inputs, STAGE_FILTERS[0] * width, 3, 1, "stem_conv")
+    x = layers.ReLU(name="stem")(bn(x, "stem_bn"))
+    for i, filters in enumerate(STAGE_FILTERS, start=1):
+        filters *= width
+        stage = f"stage{i}"
+        y = conv(x, filters, 3, 2, f"{stage}_conv1")
+        y = layers.ReLU(name=f"{stage}_relu1")(bn(y, f"{stage}_bn1"))
+        y = bn(conv(y, filters, 3, 1, f"{stage}_conv2"), f"{stage}_bn2")
+        shortcut = bn(conv(x, filters, 1, 2, f"{stage}_shortcut_conv"),
+                      f"{stage}_shortcut_bn")
+        x = layers.Add(name=f"{stage}_add")([y, shortcut])
+        x = layers.ReLU(name=stage)(x)
+    x = layers.GlobalAveragePooling2D(name="representation")(x)
+    return keras.Model(inputs, x, name=name)
