@@ -86,5 +86,6 @@ def get_config(preset="default"):
         "ylabel": ("single-digit linear probe (held-out digits)",
                    "presence mAP on 4-digit canvases"),
         "title": "MultiDigits: pretraining on k digits per canvas",
+        "baselines": {"map/presence4": "chance_map/presence4"},
     }
     return c

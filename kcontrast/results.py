@@ -69,11 +69,13 @@ def aggregate(runs, metric, over=SEED):
     return {key: mean_sd(values) for key, values in groups.items()}
 
 
-def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0, 1)):
+def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0, 1),
+                 baselines=None):
     """Plots metric ``y`` against param ``x``, one line per value of
     ``lines``; with several seeds per point, the mean with ± sd error bars.
     ``y`` may be a tuple of metrics: one panel each, side by side (then
-    ``ylabel`` may be a tuple too)."""
+    ``ylabel`` may be a tuple too). ``baselines`` maps a plotted metric to
+    another (e.g. its chance level), drawn dashed against the same x."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -98,6 +100,17 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
                         yerr=[p[2] for p in pts] if seeds > 1 else None,
                         marker="o", capsize=3, label=f"{lines}={key}" if lines else None)
+        reference = (baselines or {}).get(metric)
+        if reference:
+            base = {}
+            for key, (mean, _, _) in aggregate(runs, reference).items():
+                params = dict(key)
+                if x in params:
+                    base.setdefault(params[x], []).append(mean)
+            xs = sorted(base)
+            ax.plot(xs, [sum(base[v]) / len(base[v]) for v in xs], "k--", lw=1,
+                    label=reference)
+            ax.legend(fontsize=8)
         ax.set_xlabel(x)
         ax.set_ylabel((label or metric) + (f"\n(mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
                       fontsize=8)
