@@ -9,7 +9,8 @@ returns a ``ConfigDict`` with these sections::
     data    builder, data_dir, augment, train_examples, args (the builder's
             keyword arguments)
     model   encoder, width, head_depth, head_hidden_units, head_output_units,
-            weight_decay
+            weight_decay; optional bn_momentum, per_view_forward, probe_views
+            (defaults in ``kcontrast.pretrain.MODEL_DEFAULTS``)
     loss    name, and the hyper-parameters of the loss family (see
             ``loss_section``); only the chosen loss's own keys are used
     optim   optimizer, learning_rate, schedule, epochs, batch_size
@@ -66,6 +67,7 @@ RANGES = {
     "model.head_hidden_units": (int, 1, None),
     "model.head_output_units": (int, 1, None),
     "model.weight_decay": (float, 0.0, None),
+    "model.bn_momentum": (float, 0.0, 1.0),
     "data.train_examples": (int, 2, None),
     "loss.temperature": (float, 0.0, None),
     "loss.lambda_weight": (float, 0.0, None),

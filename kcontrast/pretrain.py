@@ -8,7 +8,8 @@ nested dict of ``kcontrast.config.point_config``::
     {"seed": 0,
      "data":  {"builder", "args": {...}, "data_dir", "train_examples", "augment"},
      "model": {"encoder", "width", "head_depth", "head_hidden_units",
-               "head_output_units", "weight_decay"},
+               "head_output_units", "weight_decay", "bn_momentum",
+               "per_view_forward", "probe_views"},
      "loss":  {"name", <its hyper-parameters>},
      "optim": {"optimizer", "learning_rate", "schedule", "epochs", "batch_size"},
      "eval":  {"feature", "linear": {...}, "knn": {...}, "batch_size"}}
@@ -63,22 +64,37 @@ def make_point_loss(config):
     return make_loss(name, seed=config["seed"], **params)
 
 
+# Keys of the model section a config may leave out, with the values they
+# take then (the ContrastiveModel and encoder defaults).
+MODEL_DEFAULTS = {"bn_momentum": 0.9, "per_view_forward": False,
+                  "probe_views": "both"}
+
+
 def build_model(config, input_shape, num_classes, multi_label=()):
-    """Builds an uncompiled ``ContrastiveModel`` from a point config."""
-    m = config["model"]
+    """Builds an uncompiled ``ContrastiveModel`` from a point config.
+
+    ``model.bn_momentum`` (every BatchNorm of encoder and head),
+    ``model.per_view_forward`` and ``model.probe_views`` (see
+    ``ContrastiveModel``) are optional, with ``MODEL_DEFAULTS``.
+    """
+    m = {**MODEL_DEFAULTS, **config["model"]}
     if m["encoder"] not in ENCODERS:
         raise ValueError(
             f"Expected model.encoder in {sorted(ENCODERS)}; "
             f"Received: encoder={m['encoder']!r}")
     encoder = ENCODERS[m["encoder"]](
-        tuple(input_shape), width=m["width"], weight_decay=m["weight_decay"])
+        tuple(input_shape), width=m["width"], weight_decay=m["weight_decay"],
+        bn_momentum=m["bn_momentum"])
     head = projection_head(
         encoder.outputs[0].shape[-1], depth=m["head_depth"],
         hidden_units=m["head_hidden_units"] * m["width"],
-        output_units=m["head_output_units"], weight_decay=m["weight_decay"])
+        output_units=m["head_output_units"], weight_decay=m["weight_decay"],
+        bn_momentum=m["bn_momentum"])
     return ContrastiveModel(encoder, head, loss=make_point_loss(config),
                             probes=dict(num_classes),
-                            multi_label=tuple(multi_label))
+                            multi_label=tuple(multi_label),
+                            per_view_forward=m["per_view_forward"],
+                            probe_views=m["probe_views"])
 
 
 OPTIMIZERS = ("adam", "sgd")

@@ -307,6 +307,7 @@ def check_points(configs):
     from kcontrast.data.augment import AUGMENTATIONS
     from kcontrast.evaluation.linear_probe import OPTIMIZERS as PROBE_OPTIMIZERS
     from kcontrast.models import ENCODERS
+    from kcontrast.models.contrastive_model import PROBE_VIEWS
 
     datasets = {}
     for c in configs:
@@ -325,6 +326,7 @@ def check_points(configs):
         checks = [
             ("data.augment", c["data"]["augment"], AUGMENTATIONS),
             ("model.encoder", c["model"]["encoder"], ENCODERS),
+            ("model.probe_views", c["model"].get("probe_views", "both"), PROBE_VIEWS),
             ("optim.optimizer", c["optim"]["optimizer"], pretrain.OPTIMIZERS),
             ("optim.schedule", c["optim"]["schedule"], pretrain.SCHEDULES),
             ("eval.linear.optimizer", c["eval"]["linear"]["optimizer"], PROBE_OPTIMIZERS),

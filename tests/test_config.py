@@ -84,11 +84,35 @@ def test_loss_keys_belong_to_the_loss(randbit):
     ("loss.temperature", 0.0, "loss.temperature > 0.0"),
     ("seed", -1, "seed >= 0"),
     ("model.width", 0, "model.width >= 1"),
+    ("model.bn_momentum", 1.5, "model.bn_momentum in [0.0, 1.0]"),
+    ("model.bn_momentum", -0.1, "model.bn_momentum in [0.0, 1.0]"),
 ])
 def test_ranges(randbit, key, value, needle):
     with pytest.raises(cfg.ConfigError) as info:
         cfg.resolve(randbit, sets=[(key, value)])
     assert needle in str(info.value)
+
+
+def test_randbit_companion_preset(randbit):
+    companion = cfg.get_experiment_config("randbit", "companion")
+    base, meta, points = cfg.resolve(companion)
+    # mnist5k has 4,000 training digits: 4 steps of 1000 per epoch, so 150
+    # epochs are the notebook's 600 steps (10 epochs of 60,000 digits).
+    assert base.optim.epochs * (4000 // base.optim.batch_size) == 600
+    assert (base.optim.batch_size, base.optim.learning_rate,
+            base.optim.optimizer, base.optim.schedule) == (1000, 1e-3, "adam", "linear")
+    assert (base.loss.name, base.loss.form) == ("nt_xent", "companion")
+    assert (base.model.bn_momentum, base.model.per_view_forward,
+            base.model.probe_views) == (0.99, True, "first")
+    _, _, default_points = cfg.resolve(randbit)
+    assert points == default_points and len(points) == 15
+    # The default preset keeps the library defaults of the new options.
+    assert (randbit.model.bn_momentum, randbit.model.per_view_forward,
+            randbit.model.probe_views) == (0.9, False, "both")
+    assert randbit.loss.form is None
+    quick, _, quick_points = cfg.resolve(companion, quick=True)
+    assert quick.optim.batch_size == 1000 and quick.data.train_examples == 2000
+    assert len(quick_points) == 2
 
 
 def test_unknown_experiment_and_preset():

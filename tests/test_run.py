@@ -43,6 +43,9 @@ def _run(args, cwd, timeout=600, module="kcontrast.run"):
     (["--exp=randbit", "--sweep=model.widht=1,2"], "'model.width'"),
     (["--exp=randbit", "--config.data.augment=nope"], "augment='nope'"),
     (["--exp=randbit", "--config.data.args.bogus=1"], "bogus"),
+    (["--exp=randbit", "--config.model.bn_momentum=1.5"], "bn_momentum=1.5"),
+    (["--exp=randbit", "--config.model.probe_views=second"], "probe_views='second'"),
+    (["--exp=randbit", "--config.model.per_view_forward=maybe"], "per_view_forward"),
     (["--resume=nowhere"], "nowhere"),
     ([], "--exp"),
 ])
@@ -166,6 +169,39 @@ def test_probe_of_the_export_reproduces_the_run(quick_run, tmp_path):
     metrics = record["runs"][1]["metrics"]
     assert result["linear"]["accuracy"] == pytest.approx(metrics["linear/label"], abs=0.005)
     assert result["knn"]["accuracy"] == pytest.approx(metrics["knn/label"], abs=0.005)
+
+
+@pytest.mark.backend
+def test_companion_preset_quick_run_uses_every_companion_option(tmp_path):
+    """``--preset=companion --quick`` (one point) trains with the companion
+    loss form, per-view forward passes, BatchNorm momentum 0.99 and the
+    probe on view 1, and records them."""
+    import keras
+
+    from kcontrast import load_model
+
+    out = tmp_path / "run"
+    result = _run(["--exp=randbit", "--preset=companion", "--quick", "--bits=20",
+                   f"--out={out}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    record = json.loads((out / "results.json").read_text())
+    config = record["config"]
+    assert config["loss"]["form"] == "companion"
+    assert config["optim"]["batch_size"] == 1000
+    assert config["optim"]["learning_rate"] == 1e-3
+    assert config["model"]["bn_momentum"] == 0.99
+    assert config["model"]["per_view_forward"] is True
+    assert config["model"]["probe_views"] == "first"
+    [run_] = record["runs"]
+    assert run_["params"] == {"bits": 20, "temperature": 0.2}
+    for key in ("linear/label", "online/label", "knn/label"):
+        assert 0.0 <= run_["metrics"][key] <= 1.0
+    model = load_model(str(out / "points" / run_["point"] / "model.keras"))
+    assert model.per_view_forward is True and model.probe_views == "first"
+    assert model.contrastive_loss.form == "companion"
+    momenta = {l.momentum for m in (model.encoder, model.head) for l in m.layers
+               if isinstance(l, keras.layers.BatchNormalization)}
+    assert momenta == {0.99}
 
 
 def _wait_for(predicate, process, timeout=300):

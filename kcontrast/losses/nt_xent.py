@@ -8,7 +8,7 @@ from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
 
-FORMS = ("simclr", "cross_view")
+FORMS = ("simclr", "cross_view", "companion")
 
 # Replaces masked logits (self-similarities). Finite, unlike -inf, so no
 # 0 * inf or inf - inf can appear in a value or gradient; exp(-1e9 - max) is
@@ -55,17 +55,44 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     normalizes with x / sqrt(max(|x|^2, 1e-7)), so rows with |x|^2 < 1e-7
     are not scaled to unit norm there (here: x / sqrt(|x|^2 + 1e-12)).
 
+    Companion form (the RandBits notebook of the paper's companion code):
+    only the n x n cross-view logits `L = h1 h2^T / t` (no same-view
+    negatives), a softmax cross-entropy with the diagonal as targets in
+    both directions, each averaged over the n rows, and the two directions
+    summed:
+
+    ```
+    loss = 1/n sum_i [ log sum_k exp(L_ik) - L_ii ]      # view 1 -> view 2
+         + 1/n sum_i [ log sum_k exp(L_ki) - L_ii ]      # view 2 -> view 1
+    ```
+
+    Relation to the other forms: for row i of view a (likewise b) the
+    cross-view form also has the n - 1 same-view logits
+    `S_ik = h1_i . h1_k / t` (k != i) in its log-sum-exp, so, exactly,
+
+    ```
+    2 * cross_view - companion
+        = 1/n sum_i log(1 + sum_{k != i} exp(S1_ik) / sum_k exp(L_ik))
+        + 1/n sum_i log(1 + sum_{k != i} exp(S2_ik) / sum_k exp(L_ki))  > 0
+    ```
+
+    a factor 2 (sum of the directions instead of their mean) and a
+    positive, data-dependent term (the same-view negatives), not a
+    constant. The companion form is twice the symmetric InfoNCE of CLIP
+    (which averages the two directions).
+
     Global negatives (scale-out): `z1_all`, `z2_all` ([N, d]) are the
     projections of every replica concatenated along the batch, and
     `offset` is the row of this replica's first example in them. The
     anchors stay local (the n rows of z1, z2); the negatives are all 2N
-    gathered views. With `z1_all = z1`, `z2_all = z2`, `offset = 0` (the
+    gathered views (companion form: all N gathered rows of the other view).
+    With `z1_all = z1`, `z2_all = z2`, `offset = 0` (the
     default) this is the single-device loss.
 
     Args:
         z1, z2: `[n, d]` projections of the two views, n >= 2.
         temperature: t > 0.
-        form: `"simclr"` or `"cross_view"`.
+        form: `"simclr"`, `"cross_view"` or `"companion"`.
         z1_all, z2_all: optional `[N, d]` gathered projections.
         offset: int or scalar tensor, position of the local rows in the
             gathered ones.
@@ -111,9 +138,18 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         pos = ops.concatenate([pos, pos], axis=0)
         return ops.mean(ops.logsumexp(logits, axis=-1) - pos)
 
+    labels = ops.expand_dims(ops.arange(n) + ops.cast(offset, "int32"), 1)
+    if form == "companion":
+        def cross_entropy(ha, ab):
+            logits = ops.matmul(ha, ops.transpose(ab)) * inv_t
+            target = ops.take_along_axis(logits, labels, axis=1)[:, 0]
+            return ops.mean(ops.logsumexp(logits, axis=-1) - target)
+
+        # Column i of L = h1 a2^T / t is row i of h2 a1^T / t.
+        return cross_entropy(h1, a2) + cross_entropy(h2, a1)
+
     # cross_view
     mask = _self_mask(n, offset, big_n)
-    labels = ops.expand_dims(ops.arange(n) + ops.cast(offset, "int32"), 1)
 
     def one_direction(ha, aa, ab):
         logits_ab = ops.matmul(ha, ops.transpose(ab)) * inv_t
@@ -138,7 +174,10 @@ class NTXent(keras.losses.Loss):
         temperature: t > 0 (paper default 0.2).
         form: `"simclr"` (mean over the 2n anchors of a (2n-1)-way
             cross-entropy) or `"cross_view"` (the google-research/simclr
-            layout, mean of the a->b and b->a losses). Equal in value.
+            layout, mean of the a->b and b->a losses), equal in value; or
+            `"companion"` (the companion RandBits notebook: n x n
+            cross-view logits only, the a->b and b->a losses summed; see
+            `nt_xent` for its exact relation to the others).
         gather: optional scale-out hook, `gather(z) -> (z_all, offset)`,
             giving the projections of all replicas (global negatives; see
             `kcontrast.losses.gather`). A runtime attribute, not part of

@@ -4,11 +4,14 @@ online linear probes, trained together by ``fit`` on any Keras backend."""
 import keras
 from keras import layers, ops
 
+from kcontrast import checks
 from kcontrast.losses import NTXent
 from kcontrast.metrics import contrastive_accuracy
 from kcontrast.models.train_step import backend_steps
 
 VIEW_KEYS = ("view1", "view2")
+# Which views' representations train the online probes.
+PROBE_VIEWS = ("both", "first")
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
@@ -28,6 +31,15 @@ class ContrastiveModel(keras.Model):
         probe_<name>_loss = CE(probe_<name>(stop_gradient(h)), [y; y])
         reg_loss = sum of the kernels' L2 penalties
         loss = contrastive_loss + sum(probe losses) + reg_loss
+
+    With ``per_view_forward=True`` the encoder and head run once per view
+    (``h1, z1 = f, g(view1)``; ``h2, z2 = f, g(view2)``), as the companion
+    code does: in training mode each BatchNorm then normalizes each view
+    with that view's own batch statistics (n rows, not 2n) and updates its
+    moving averages twice per step (view 1, then view 2). Without
+    BatchNorm in training mode, both modes compute the same values. With
+    ``probe_views="first"`` the probes train on ``h1`` and ``y`` only, as
+    in the companion code (``"both"``: on ``[h1; h2]`` and ``[y; y]``).
 
     Data. Training elements are ``(views, labels)``::
 
@@ -62,6 +74,11 @@ class ContrastiveModel(keras.Model):
         probes: ``{label_name: num_classes}``.
         multi_label: names in ``probes`` whose labels are multi-hot; those
             probes use sigmoid cross-entropy and per-class accuracy.
+        per_view_forward: bool; run the encoder and head once per view
+            (per-view BatchNorm statistics) instead of once on both views
+            concatenated (default False).
+        probe_views: ``"both"`` (default) or ``"first"``: the views whose
+            representations train the online probes.
 
     >>> from kcontrast.models import small_convnet, projection_head
     >>> enc = small_convnet((28, 28, 1))
@@ -72,8 +89,13 @@ class ContrastiveModel(keras.Model):
     """
 
     def __init__(self, encoder, head, loss=None, probes=None, multi_label=(),
-                 **kwargs):
+                 per_view_forward=False, probe_views="both", **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(per_view_forward, bool):
+            raise ValueError(
+                "Expected per_view_forward to be True or False; "
+                f"Received: per_view_forward={per_view_forward!r}")
+        checks.check_choice(probe_views, PROBE_VIEWS, "probe_views")
         if not isinstance(encoder, keras.Model) or len(encoder.outputs) != 1:
             raise ValueError(
                 "Expected encoder to be a functional keras.Model with one "
@@ -107,6 +129,8 @@ class ContrastiveModel(keras.Model):
             self.loss_seed_generator = seed_generator
         self.probe_classes = probes
         self.multi_label = tuple(sorted(multi_label))
+        self.per_view_forward = per_view_forward
+        self.probe_views = probe_views
         rep_dim = encoder.outputs[0].shape[-1]
         self.probes = {}
         for name, classes in probes.items():
@@ -272,14 +296,20 @@ class ContrastiveModel(keras.Model):
         if isinstance(x, dict) and all(k in x for k in VIEW_KEYS):
             v1, v2 = x["view1"], x["view2"]
             n = ops.shape(v1)[0]
-            h, z = self.embed(ops.concatenate([v1, v2], axis=0),
-                              training=training)
-            z1, z2 = z[:n], z[n:]
+            if self.per_view_forward:
+                h1, z1 = self.embed(v1, training=training)
+                h2, z2 = self.embed(v2, training=training)
+            else:
+                h, z = self.embed(ops.concatenate([v1, v2], axis=0),
+                                  training=training)
+                h1, h2, z1, z2 = h[:n], h[n:], z[:n], z[n:]
             contrastive = ops.cast(self.contrastive_loss(z1, z2), "float32")
             values["contrastive_loss"] = contrastive
             values["contrastive_acc"] = contrastive_accuracy(z1, z2)
-            probe_h = h if training else h[:n]
-            repeat = 2 if training else 1
+            if training and self.probe_views == "both":
+                probe_h, repeat = ops.concatenate([h1, h2], axis=0), 2
+            else:
+                probe_h, repeat = h1, 1
         elif isinstance(x, dict):
             raise ValueError(
                 f"Expected inputs with keys {VIEW_KEYS} or an image tensor; "
@@ -314,6 +344,8 @@ class ContrastiveModel(keras.Model):
             "loss": keras.saving.serialize_keras_object(self.contrastive_loss),
             "probes": dict(self.probe_classes),
             "multi_label": list(self.multi_label),
+            "per_view_forward": self.per_view_forward,
+            "probe_views": self.probe_views,
         })
         return config
 

@@ -7,7 +7,7 @@ from kcontrast import checks
 
 
 def small_convnet(input_shape=(28, 28, 1), width=1, weight_decay=1e-4,
-                  name="small_convnet"):
+                  bn_momentum=0.9, name="small_convnet"):
     """Builds the companion small ConvNet: image -> representation h.
 
     Architecture (every layer without bias, then BatchNorm and ReLU)::
@@ -30,6 +30,9 @@ def small_convnet(input_shape=(28, 28, 1), width=1, weight_decay=1e-4,
         input_shape: ``(H, W, C)``; C counts any extra RandBit channels.
         width: integer width multiplier, at least 1.
         weight_decay: L2 factor on kernels, at least 0.
+        bn_momentum: momentum m of every BatchNorm's moving statistics,
+            in [0, 1]: ``moving = m * moving + (1 - m) * batch`` (Keras's
+            convention; the companion code uses 0.99).
         name: model name.
 
     Returns:
@@ -41,6 +44,7 @@ def small_convnet(input_shape=(28, 28, 1), width=1, weight_decay=1e-4,
     """
     width = checks.check_positive_int(width, "width")
     weight_decay = checks.check_non_negative(weight_decay, "weight_decay")
+    bn_momentum = checks.check_in_range(bn_momentum, "bn_momentum", 0, 1)
     if len(tuple(input_shape)) != 3:
         raise ValueError(
             "Expected input_shape (H, W, C); "
@@ -48,7 +52,8 @@ def small_convnet(input_shape=(28, 28, 1), width=1, weight_decay=1e-4,
     reg = keras.regularizers.L2(weight_decay) if weight_decay else None
 
     def bn_relu(x, stage):
-        x = layers.BatchNormalization(momentum=0.9, name=f"{stage}_bn")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum,
+                                      name=f"{stage}_bn")(x)
         return layers.ReLU(name=stage)(x)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")

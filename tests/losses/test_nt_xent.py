@@ -26,6 +26,24 @@ def reference_nt_xent(z1, z2, t):
     return total / n2
 
 
+def reference_companion(z1, z2, t, z1_all=None, z2_all=None, offset=0):
+    """Slow float64 companion form: for each local anchor i, a softmax
+    cross-entropy over the other view's (gathered) rows, target its own
+    partner; mean over the n anchors per direction, directions summed."""
+    h1, h2 = np_normalize(z1), np_normalize(z2)
+    a1 = h1 if z1_all is None else np_normalize(z1_all)
+    a2 = h2 if z2_all is None else np_normalize(z2_all)
+    n = len(h1)
+    total = 0.0
+    for ha, ab in ((h1, a2), (h2, a1)):
+        direction = 0.0
+        for i in range(n):
+            logits = [ha[i] @ ab[k] / t for k in range(len(ab))]
+            direction += np_logsumexp(logits) - ha[i] @ ab[offset + i] / t
+        total += direction / n
+    return total
+
+
 # Every (n, d) pair with two of the three temperatures: one per form (each
 # form sees every n, d and t; test_forms_agree ties the forms together).
 SIMCLR_CASES = [(2, 8, 0.05), (2, 128, 1.0), (7, 8, 0.2),
@@ -45,6 +63,52 @@ def test_matches_numpy_reference(n, d, t, form):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
+COMPANION_CASES = [(2, 8, 0.2), (2, 128, 0.05), (7, 8, 1.0),
+                   (7, 128, 0.2), (64, 8, 0.05), (64, 128, 1.0)]
+
+
+@pytest.mark.parametrize("n, d, t", COMPANION_CASES)
+def test_companion_matches_numpy_reference(n, d, t):
+    z1, z2 = random_pair(n, d, seed=n * 1000 + d + 1)
+    expected = reference_companion(z1, z2, t)
+    got = evaluate(NTXent(temperature=t, form="companion"), z1, z2)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_companion_is_the_columns_of_the_cross_view_matrix():
+    """Direction 2 -> 1 is the cross-entropy over the columns of
+    L = h1 h2^T / t, the same matrix as direction 1 -> 2 (rows)."""
+    n, t = 9, 0.1
+    z1, z2 = random_pair(n, 16, seed=11)
+    h1, h2 = np_normalize(z1), np_normalize(z2)
+    logits = h1 @ h2.T / t
+    rows = np.mean([np_logsumexp(logits[i]) - logits[i, i] for i in range(n)])
+    cols = np.mean([np_logsumexp(logits[:, i]) - logits[i, i] for i in range(n)])
+    got = evaluate(lambda x, y: nt_xent(x, y, t, form="companion"), z1, z2)
+    np.testing.assert_allclose(got, rows + cols, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("t", [0.05, 0.2, 1.0])
+def test_companion_relation_to_cross_view(t):
+    """2 * cross_view - companion is exactly the same-view-negatives term
+    of the docstring: a factor 2, plus a positive data-dependent term."""
+    n = 12
+    z1, z2 = random_pair(n, 32, seed=12)
+    h1, h2 = np_normalize(z1), np_normalize(z2)
+    cross = h1 @ h2.T / t
+    extra = 0.0
+    for logits, same in ((cross, h1 @ h1.T / t), (cross.T, h2 @ h2.T / t)):
+        for i in range(n):
+            others = [same[i, k] for k in range(n) if k != i]
+            extra += np.log1p(np.exp(np_logsumexp(others)
+                                     - np_logsumexp(logits[i]))) / n
+    companion = evaluate(lambda x, y: nt_xent(x, y, t, form="companion"), z1, z2)
+    cross_view = evaluate(lambda x, y: nt_xent(x, y, t, form="cross_view"), z1, z2)
+    assert extra > 0
+    np.testing.assert_allclose(2 * cross_view - companion, extra,
+                               rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("t", [0.05, 0.2, 1.0])
 def test_forms_agree(t):
     z1, z2 = random_pair(16, 32, seed=3)
@@ -53,7 +117,7 @@ def test_forms_agree(t):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+@pytest.mark.parametrize("form", ["simclr", "cross_view", "companion"])
 def test_symmetric_in_views(form):
     z1, z2 = random_pair(9, 16, seed=4)
     loss = NTXent(0.2, form=form)
@@ -79,7 +143,7 @@ def test_keras_cv_simclr_loss_is_twice_ours():
         np.testing.assert_allclose(theirs, 2.0 * ours, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+@pytest.mark.parametrize("form", ["simclr", "cross_view", "companion"])
 def test_identity_gather_gives_same_loss(form):
     z1, z2 = random_pair(8, 16, seed=6)
     plain = float(NTXent(0.2, form=form)(z1, z2))
@@ -108,9 +172,22 @@ def test_global_negatives_match_reference(form):
     np.testing.assert_allclose(got, total / (2 * n), rtol=1e-5, atol=1e-5)
 
 
+def test_companion_global_negatives_match_reference():
+    """Replica 1 of 3: local anchors against every gathered row of the
+    other view."""
+    n, d, t = 4, 8, 0.2
+    z1_all, z2_all = random_pair(3 * n, d, seed=7)
+    offset = n
+    z1, z2 = z1_all[offset:offset + n], z2_all[offset:offset + n]
+    got = evaluate(lambda *z: nt_xent(z[0], z[1], t, "companion", z[2], z[3],
+                                      offset), z1, z2, z1_all, z2_all)
+    expected = reference_companion(z1, z2, t, z1_all, z2_all, offset)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 # The SimCLR form (the registry's nt_xent) is checked with every loss in
 # test_generalized.py.
-@pytest.mark.parametrize("form", ["cross_view"])
+@pytest.mark.parametrize("form", ["cross_view", "companion"])
 @pytest.mark.parametrize("case", ["t=0.01", "zeros", "bfloat16", "float16"])
 def test_finite_loss_and_gradients(form, case):
     z1, z2 = random_pair(8, 16, seed=8)
@@ -169,7 +246,7 @@ def test_bad_shapes(shape1, shape2, match):
         NTXent()(np.ones(shape1, "float32"), np.ones(shape2, "float32"))
 
 
-@pytest.mark.parametrize("form", ["simclr", "cross_view"])
+@pytest.mark.parametrize("form", ["simclr", "cross_view", "companion"])
 def test_config_round_trip(form):
     loss = NTXent(temperature=0.3, form=form, name="my_loss")
     config = keras.saving.serialize_keras_object(loss)

@@ -180,3 +180,129 @@ def test_feature_maps_are_the_stages_before_pooling():
 def test_feature_maps_reject_unknown_stages(stages):
     with pytest.raises(ValueError, match="Expected stages among"):
         _model().feature_maps(np.zeros((1,) + SHAPE, "float32"), stages=stages)
+
+
+# ------------------------------------------- per-view forward, probe views
+def _first_bn_inputs(model, views):
+    """The first BatchNorm's input for each view, from the current weights."""
+    conv = keras.Model(model.encoder.inputs[0],
+                       model.encoder.get_layer("stage1_bn").input)
+    return [_np(conv(views[k])).reshape(-1, 32) for k in ("view1", "view2")]
+
+
+@pytest.mark.parametrize("per_view", [False, True])
+def test_per_view_forward_sets_the_batchnorm_statistics(per_view):
+    """One fit step from fresh moving averages (mean 0, variance 1), BN
+    momentum m: per view, the moving mean is m (1 - m) mean(view 1) +
+    (1 - m) mean(view 2) (two updates, each with its view's statistics);
+    joint, (1 - m) mean([view 1; view 2]). Likewise the variance."""
+    views, labels = _data(n=16)
+    model = _model(per_view_forward=per_view)
+    c1, c2 = _first_bn_inputs(model, views)
+    model.fit(views, labels, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    bn = model.encoder.get_layer("stage1_bn")
+    m = bn.momentum
+    if per_view:
+        mean = m * (1 - m) * c1.mean(0) + (1 - m) * c2.mean(0)
+        var = m * (m + (1 - m) * c1.var(0)) + (1 - m) * c2.var(0)
+    else:
+        both = np.concatenate([c1, c2])
+        mean = (1 - m) * both.mean(0)
+        var = m + (1 - m) * both.var(0)
+    np.testing.assert_allclose(_np(bn.moving_mean), mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_np(bn.moving_variance), var, rtol=1e-4, atol=1e-6)
+
+
+def test_per_view_forward_normalizes_each_view_alone():
+    """In training mode the contrastive loss is the loss of each view
+    embedded on its own (per view) or of both embedded together (joint),
+    and the two differ."""
+    views, labels = _data(n=16)
+    joint = _model(per_view_forward=False)
+    per_view = _model(per_view_forward=True)
+    per_view.set_weights(joint.get_weights())
+    v1, v2 = views["view1"], views["view2"]
+    loss = joint.contrastive_loss
+    _, z = joint.embed(np.concatenate([v1, v2]), training=True)
+    expected_joint = float(loss(z[:16], z[16:]))
+    expected_per_view = float(loss(per_view.embed(v1, training=True)[1],
+                                   per_view.embed(v2, training=True)[1]))
+    got_joint = float(joint.compute_step(views, labels)[1]["contrastive_loss"])
+    got_per_view = float(per_view.compute_step(views, labels)[1]["contrastive_loss"])
+    assert got_joint == pytest.approx(expected_joint, rel=1e-5)
+    assert got_per_view == pytest.approx(expected_per_view, rel=1e-5)
+    assert abs(got_joint - got_per_view) > 1e-3
+
+
+def _no_bn_model(per_view_forward):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(8, 3, strides=2, name="stage1")(inputs)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(32, activation="relu")(x)
+    model = ContrastiveModel(keras.Model(inputs, x), projection_head(32, depth=1),
+                             probes={"label": 3}, per_view_forward=per_view_forward)
+    return model
+
+
+@pytest.mark.parametrize("case", ["no batchnorm", "inference mode"])
+def test_forward_modes_agree_without_batch_statistics(case):
+    views, labels = _data(n=16)
+    labels = {"label": labels["label"]}
+    if case == "no batchnorm":
+        joint, per_view, training = _no_bn_model(False), _no_bn_model(True), True
+    else:
+        joint, per_view, training = _model(), _model(per_view_forward=True), False
+    per_view.set_weights(joint.get_weights())
+    a = joint.compute_step(views, labels, training=training)[1]
+    b = per_view.compute_step(views, labels, training=training)[1]
+    assert set(a) == set(b)
+    for key in a:
+        np.testing.assert_allclose(_np(a[key]), _np(b[key]), rtol=1e-5,
+                                   atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("per_view", [False, True])
+@pytest.mark.parametrize("probe_views", ["both", "first"])
+def test_probe_views_chooses_the_probe_training_rows(per_view, probe_views):
+    views, labels = _data(n=16)
+    model = _model(per_view_forward=per_view, probe_views=probe_views)
+    v1, v2 = views["view1"], views["view2"]
+    if per_view:
+        h1 = _np(model.encoder(v1, training=True))
+        h2 = _np(model.encoder(v2, training=True))
+    else:
+        h = _np(model.encoder(np.concatenate([v1, v2]), training=True))
+        h1, h2 = h[:16], h[16:]
+    h = h1 if probe_views == "first" else np.concatenate([h1, h2])
+    y = labels["label"] if probe_views == "first" else np.tile(labels["label"], 2)
+    logits = _np(model.probes["label"](h)).astype(np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.mean(log_p[np.arange(len(y)), y])
+    values = model.compute_step(views, labels, training=True)[1]
+    assert float(values["probe_label_loss"]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_keras_round_trip_keeps_the_forward_options(tmp_path):
+    views, labels = _data()
+    model = _model(per_view_forward=True, probe_views="first")
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = kcontrast.load_model(path)
+    assert loaded.per_view_forward is True and loaded.probe_views == "first"
+    assert loaded.get_config()["per_view_forward"] is True
+    a = model.compute_step(views, labels, training=False)[1]
+    b = loaded.compute_step(views, labels, training=False)[1]
+    for key in a:
+        np.testing.assert_allclose(_np(a[key]), _np(b[key]), rtol=1e-6, err_msg=key)
+    assert _model().get_config()["per_view_forward"] is False
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"per_view_forward": "yes"}, "per_view_forward='yes'"),
+    ({"per_view_forward": 1}, "per_view_forward=1"),
+    ({"probe_views": "second"}, "probe_views='second'"),
+])
+def test_bad_forward_options_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ContrastiveModel(small_convnet(SHAPE), projection_head(128), **kwargs)
