@@ -54,7 +54,9 @@ receives, atomically (written beside it, then renamed):
 - ``scores.json``: the request, and ``scores`` (None without masks)::
 
       {"pixels": {"2": {"ari": .., "fg_ari": .., "purity": ..}, ...},
-       "stage1": {...}, ..., "best": {"2": {"stage": .., "ari": ..}, ...}}
+       "stage1": {...}, ...,
+       "best": {"ari": {"2": {"stage": .., "value": .., "pixels": ..}, ...},
+                "fg_ari": {...}}, "num_images": ..}
 
 Scores are computed when the dataset has masks unless ``--noscores``; on a
 dataset without masks the command says so and draws the figures only, and
@@ -299,10 +301,15 @@ def _score_table(clusters, masks, ks):
             table.setdefault(row, {})[str(k)] = _round(cluster_scores(masks, value))
     stages = [row for row in table if row != PIXELS]
     table["best"] = {}
-    for k in ks:
-        best = max(stages, key=lambda s: table[s][str(k)]["ari"])
-        table["best"][str(k)] = {"stage": best, "ari": table[best][str(k)]["ari"],
-                                 "pixels_ari": table[PIXELS][str(k)]["ari"]}
+    for metric in ("ari", "fg_ari"):
+        best_of = table["best"][metric] = {}
+        for k in map(str, ks):
+            scored = [s for s in stages if table[s][k][metric] is not None]
+            if not scored:
+                continue
+            best = max(scored, key=lambda s: table[s][k][metric])
+            best_of[k] = {"stage": best, "value": table[best][k][metric],
+                          "pixels": table[PIXELS][k][metric]}
     return table
 
 
@@ -335,16 +342,17 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
 
     Returns:
         dict: ``"pixels"`` and each stage -> ``{str(k): {"ari", "fg_ari",
-        "purity"}}``; ``"best"`` -> ``{str(k): {"stage", "ari",
-        "pixels_ari"}}`` (the stage of highest ARI at that k); and
-        ``"num_images"``.
+        "purity"}}``; ``"best"`` -> ``{"ari" | "fg_ari": {str(k): {"stage",
+        "value", "pixels"}}}`` (the stage scoring highest at that k, its
+        score and the raw-pixel baseline's; no entry where a score is
+        None); and ``"num_images"``.
 
     Raises:
         LocalFeaturesError (a ValueError): bad k, unknown stage, no masks.
 
     >>> scores = local_feature_scores(model, ds.test, k=(2, 5))  # doctest: +SKIP
-    >>> scores["best"]["5"]                                    # doctest: +SKIP
-    {'stage': 'stage2', 'ari': 0.61, 'pixels_ari': 0.55}
+    >>> scores["best"]["fg_ari"]["5"]                          # doctest: +SKIP
+    {'stage': 'stage3', 'value': 0.31, 'pixels': 0.035}
     """
     ks = _check_ks(k)
     num_images = _check_count("num_images", num_images)
@@ -559,10 +567,14 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if table is not None:
+        def cell(value):
+            return "-" if value is None else f"{value:.3f}"
+
         for kk in ks:
-            cells = "  ".join(f"{row} {table[row][str(kk)]['ari']:.3f}"
-                              for row in [PIXELS] + stages)
-            log(f"k={kk} ARI: {cells}")
+            for metric in ("ari", "fg_ari"):
+                cells = "  ".join(f"{row} {cell(table[row][str(kk)][metric])}"
+                                  for row in [PIXELS] + stages)
+                log(f"k={kk} {metric}: {cells}")
     log(f"local features: {out}")
     return result
 

@@ -131,7 +131,11 @@ def test_cli_on_a_trained_run_and_on_its_export(trained_run, tmp_path):
         for k in ("2", "3"):
             s = scores[row][k]
             assert -1 <= s["ari"] <= 1 and 0 < s["purity"] <= 1
-    assert scores["best"]["2"]["stage"] in ("stage1", "stage2", "stage3")
+    for metric in ("ari", "fg_ari"):
+        best = scores["best"][metric]["2"]
+        assert best["value"] == max(scores[s]["2"][metric] for s in ("stage1", "stage2", "stage3"))
+        assert best["value"] == scores[best["stage"]]["2"][metric]
+        assert best["pixels"] == scores["pixels"]["2"][metric]
     # Clusters are drawn in colour over the grey images.
     import matplotlib.image
     figure = matplotlib.image.imread(str(out / "clusters_k2.png"))[..., :3]

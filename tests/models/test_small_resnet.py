@@ -91,7 +91,8 @@ def test_the_flattening_convnet_is_not_shift_invariant():
 def test_no_bias_and_l2_on_every_kernel():
     encoder = small_resnet((64, 64, 1), weight_decay=1e-4)
     kernels = [w for w in encoder.weights if "kernel" in w.path]
-    assert len(kernels) == 1 + 3 * 3  # stem, then two convs + shortcut per stage
+    # The stem, two convolutions per stage, a 1x1 shortcut in stages 2 and 3.
+    assert len(kernels) == 1 + 2 + 3 + 3
     assert not [w for w in encoder.weights if w.path.endswith("/bias")
                 and "bn" not in w.path]
     expected = sum(1e-4 * float(np.sum(_np(k) ** 2)) for k in kernels)
