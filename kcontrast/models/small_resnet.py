@@ -9,7 +9,7 @@ STAGE_FILTERS = (16, 32, 64)
 
 
 def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
-                 name="small_resnet"):
+                 bn_momentum=0.9, name="small_resnet"):
     """Builds a small ResNet encoder with global average pooling: image -> h.
 
     Architecture (convolutions 3x3 'same' without bias, each followed by
@@ -46,6 +46,8 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
         input_shape: ``(H, W, C)``.
         width: integer width multiplier, at least 1.
         weight_decay: L2 factor on kernels, at least 0.
+        bn_momentum: momentum of every BatchNorm's moving statistics, in
+            [0, 1].
         name: model name.
 
     Returns:
@@ -59,6 +61,7 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
     """
     width = checks.check_positive_int(width, "width")
     weight_decay = checks.check_non_negative(weight_decay, "weight_decay")
+    bn_momentum = checks.check_in_range(bn_momentum, "bn_momentum", 0, 1)
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or any(
             not isinstance(d, int) or d < 1 for d in input_shape):
@@ -77,7 +80,7 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
                              name=name)(x)
 
     def bn(x, name):
-        return layers.BatchNormalization(momentum=0.9, name=name)(x)
+        return layers.BatchNormalization(momentum=bn_momentum, name=name)(x)
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = conv(inputs, STAGE_FILTERS[0] * width, 3, 2, "stem_conv")
