@@ -282,8 +282,18 @@ def cluster_scores(masks, clusters):
             "purity": float(np.mean(pure))}
 
 
-def _clusters_by_row(maps, images, ks, seed, n_init):
-    """{k: {"pixels": [N,H,W], stage: [N,H,W], ...}}."""
+def cluster_rows(maps, images, ks, seed=0, n_init=3):
+    """Per-image K-means cluster maps of the raw pixels and of every stage.
+
+    Args:
+        maps: ``{stage: [N, h, w, c]}`` (``stage_maps``).
+        images: ``[N, H, W, C]`` the images the maps come from.
+        ks: cluster counts.
+
+    Returns:
+        ``{k: {"pixels": int [N, H, W], stage: int [N, H, W], ...}}``, the
+        labels upsampled to the image size (the rows ``draw_clusters`` draws).
+    """
     size = images.shape[1:3]
     return {k: {PIXELS: cluster_maps(images, k, size, seed, n_init),
                 **{name: cluster_maps(m, k, size, seed, n_init) for name, m in maps.items()}}
@@ -364,7 +374,7 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
     images = model_inputs(split, num_images)
     masks = masks[:len(images)]
     maps = stage_maps(model_or_fn, images, stages, batch_size)
-    clusters = _clusters_by_row(maps, split.images[:len(images)], ks, seed, n_init)
+    clusters = cluster_rows(maps, split.images[:len(images)], ks, seed, n_init)
     table = _score_table(clusters, masks, ks)
     table["num_images"] = int(len(images))
     return table
@@ -537,7 +547,7 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
 
     shown = model_inputs(data, images)
     maps = stage_maps(model, shown, stages)
-    clusters = _clusters_by_row(maps, data.images[:len(shown)], ks, seed, n_init)
+    clusters = cluster_rows(maps, data.images[:len(shown)], ks, seed, n_init)
     table = None
     if do_scores:
         table = local_feature_scores(model, data, k=ks, stages=stages,

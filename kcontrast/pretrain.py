@@ -162,7 +162,7 @@ def _label_metrics(results, names):
     return metrics
 
 
-def evaluate_point(model, ds, config, log=None):
+def evaluate_point(model, ds, config, log=None, local_figure=None):
     """Online probes (over the whole test split), offline linear probes and
     kNN, per label, under the point's recorded protocol; then the same
     offline probes on each of ``eval.probe_sets`` (other datasets the
@@ -212,33 +212,52 @@ def evaluate_point(model, ds, config, log=None):
         metrics.update(_label_metrics(results, names))
     local = evaluation.get("local_features")
     if local:
-        metrics.update(local_feature_metrics(model, ds, local, config["seed"], log))
+        metrics.update(local_feature_metrics(model, ds, local, config["seed"], log,
+                                             figure=local_figure))
     return metrics
 
 
-def local_feature_metrics(model, ds, options, seed, log=None):
+def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
     """K-means on each encoder stage's spatial vectors of test images,
-    scored against the builder's object masks (``kcontrast.local_features``):
-    ``local_ari/<stage>`` and ``local_purity/<stage>`` at ``options["k"]``
-    clusters, ``local_ari/pixels`` for K-means on raw pixels."""
-    from kcontrast.local_features import local_feature_scores
+    scored against the builder's object masks (``kcontrast.local_features``).
+
+    Returns ``local_ari/<stage>`` (all pixels), ``local_fg_ari/<stage>``
+    (object pixels only: are the objects told apart from each other) and
+    ``local_purity/<stage>`` at ``options["k"]`` clusters; ``<stage>`` =
+    ``pixels`` is K-means on the raw pixels, the baseline. With ``figure``
+    (a path), also draws the cluster maps of ``options["figure_images"]``
+    test images, one row per stage (``kcontrast.local_features``).
+    """
+    from kcontrast import local_features as lf
 
     start = time.perf_counter()
     k = int(options.get("k", 4))
-    scores = local_feature_scores(model, ds.test, k=(k,),
-                                  num_images=int(options.get("num_images", 64)),
+    scores = lf.local_feature_scores(model, ds.test, k=(k,),
+                                  num_images=int(options.get("num_images", 32)),
                                   seed=seed)
     metrics = {}
     for stage, by_k in scores.items():
         if stage in ("best", "num_images"):
             continue
-        metrics[f"local_ari/{stage}"] = float(by_k[str(k)]["ari"])
-        metrics[f"local_purity/{stage}"] = float(by_k[str(k)]["purity"])
+        for name in ("ari", "fg_ari", "purity"):
+            value = by_k[str(k)].get(name)
+            if value is not None:
+                metrics[f"local_{name}/{stage}"] = float(value)
     if log:
-        best = scores["best"][str(k)]
-        log(f"local features (K-means, k={k}, {scores['num_images']} images): best "
-            f"{best['stage']} ARI {best['ari']:.3f} vs pixels {best['pixels_ari']:.3f} "
-            f"in {time.perf_counter() - start:.1f}s")
+        parts = []
+        for name, best in scores["best"].items():
+            b = best.get(str(k))
+            if b:
+                parts.append(f"best {name} {b['stage']} {b['value']:.3f} vs pixels {b['pixels']:.3f}")
+        log(f"local features (K-means, k={k}, {scores['num_images']} images): "
+            f"{'; '.join(parts)} in {time.perf_counter() - start:.1f}s")
+    if figure:
+        shown = lf.model_inputs(ds.test, int(options.get("figure_images", 8)))
+        maps = lf.stage_maps(model, shown)
+        clusters = lf.cluster_rows(maps, ds.test.images[:len(shown)], (k,), seed)
+        lf.draw_clusters(ds.test.images[:len(shown)], clusters[k], figure,
+                         title=f"{ds.name}: K-means per image on each stage, k={k}",
+                         masks=ds.test.info["masks"][:len(shown)])
     return metrics
 
 
@@ -381,7 +400,9 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     train_time = time.perf_counter() - start
     check()
     start = time.perf_counter()
-    metrics = evaluate_point(model, ds, config, log=log)
+    metrics = evaluate_point(
+        model, ds, config, log=log,
+        local_figure=os.path.join(point_dir, "local_features.png") if point_dir else None)
     eval_time = time.perf_counter() - start
     check()
     epochs = read_jsonl(os.path.join(point_dir, "metrics.jsonl")) if point_dir else []
