@@ -93,3 +93,37 @@ def test_the_timed_quickstart_runs_in_one_shell_and_stops_at_a_failure(tmp_path)
     assert not (tmp_path / "sub" / "after.txt").exists()
     assert "--- quick start command 3:" in done.stdout and "exit 1" in done.stdout
     assert "never" not in done.stdout.replace("+ true && false && echo never", "")
+
+
+def bash_blocks():
+    with open(README) as f:
+        return re.findall(r"^```bash\n(.*?)^```", f.read(), re.DOTALL | re.MULTILINE)
+
+
+def command_blocks():
+    """The README's bash blocks made only of kcontrast commands (install and
+    GPU blocks are run by CI's quick-start stage or need other machines)."""
+    blocks = []
+    for block in bash_blocks():
+        lines = [l for l in block.splitlines() if l.strip() and not l.startswith("#")]
+        if lines and all(l.startswith("python -m kcontrast.") for l in lines):
+            blocks.append(lines)
+    return blocks
+
+
+def test_the_readme_has_command_blocks():
+    assert command_blocks(), "README.md has no block of kcontrast commands"
+
+
+@pytest.mark.parametrize("index", range(len(command_blocks())))
+def test_readme_command_block_runs_as_written(tmp_path, index):
+    """Each command of the block, in order, in one empty directory (they
+    build on each other: run, then export its point, then probe the export)."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
+        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    for line in command_blocks()[index]:
+        args = line.split()
+        assert args[:2] == ["python", "-m"], line
+        done = subprocess.run([sys.executable, *args[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"README command failed: {line}\n{done.stderr[-3000:]}"
