@@ -3,6 +3,7 @@
 Usage::
 
     python -m kcontrast.report DIR_OR_JSON [--metric=linear/label]
+    python -m kcontrast.report DIR_OR_JSON --metric=linear/single_digit,map/presence4
 
 Prints the metric as a table: rows are the figure's line key (e.g.
 temperature), columns its x key (e.g. bits), as the experiment's ``figure``
@@ -41,18 +42,49 @@ def _fmt(mean, sd, n):
     return f"{mean:.3f}"
 
 
+def wide_table(record, metrics):
+    """One row per point (seeds folded into mean ± sd), one column per metric
+    of ``metrics``; ``n/a`` where a point lacks the metric."""
+    runs = record["runs"]
+    for metric in metrics:
+        if not any(metric in r["metrics"] for r in runs):
+            known = sorted({k for r in runs for k, v in r["metrics"].items()
+                            if not isinstance(v, (list, dict))})
+            raise ValueError(f"Expected --metric in {known}; Received: metric={metric!r}")
+    cells = {m: aggregate(runs, m) for m in metrics}
+    keys = []
+    for r in runs:
+        key = tuple(sorted((k, v) for k, v in r["params"].items() if k != SEED))
+        if key not in keys:
+            keys.append(key)
+    seeds = max(n for c in cells.values() for _, _, n in c.values())
+    names = [k for k, _ in keys[0]] if keys else []
+    note = f" (mean ± sd over {seeds} seeds)" if seeds > 1 else ""
+    lines = ["| " + " | ".join(names + [m for m in metrics]) + " |",
+             "|---" * (len(names) + len(metrics)) + "|"]
+    for key in keys:
+        row = [str(v) for _, v in key]
+        row += [_fmt(*cells[m][key]) if key in cells[m] else "n/a" for m in metrics]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + (f"\n\n{note.strip(' ()').capitalize()}." if note else "")
+
+
 def table(record, metric=None):
     """A markdown table of ``metric`` over the runs of ``record`` (mean ± sd
-    over seeds where a point has several)."""
+    over seeds where a point has several). Several metrics (a list, or
+    comma-separated) give one column each (``wide_table``)."""
     figure = record.get("figure") or record["config"].get("figure") or {}
     metric = metric or figure.get("y")
+    if isinstance(metric, str) and "," in metric:
+        metric = [m.strip() for m in metric.split(",") if m.strip()]
     if isinstance(metric, (list, tuple)):
-        metric = metric[0]
+        return wide_table(record, list(metric))
     runs = record["runs"]
     if not runs:
         raise ValueError("Expected at least one run; Received: runs=[]")
-    if metric is None or any(metric not in r["metrics"] for r in runs):
-        known = sorted(k for k, v in runs[0]["metrics"].items() if not isinstance(v, (list, dict)))
+    if metric is None or not any(metric in r["metrics"] for r in runs):
+        known = sorted({k for r in runs for k, v in r["metrics"].items()
+                        if not isinstance(v, (list, dict))})
         raise ValueError(f"Expected --metric in {known}; Received: metric={metric!r}")
     cells = aggregate(runs, metric)
     seeds = max(n for _, _, n in cells.values())
