@@ -2,8 +2,11 @@
 # Runs the test suite the way CI does: every test under TensorFlow, then the
 # backend-dependent tests (marker `backend`) under JAX and PyTorch.
 # Extra arguments go to every pytest call (e.g. -x, -k NAME).
+# KCONTRAST_TEST_BACKENDS (default "tensorflow jax torch") picks the stages,
+# e.g. KCONTRAST_TEST_BACKENDS=torch runs only the torch stage.
 set -u
 status=0
+stages=${KCONTRAST_TEST_BACKENDS:-tensorflow jax torch}
 run() {
   local backend=$1; shift
   echo "=== KERAS_BACKEND=$backend pytest $*"
@@ -21,7 +24,15 @@ run() {
     status=1
   fi
 }
-run tensorflow -q "$@"
-run jax -q -m backend "$@"
-run torch -q -m backend "$@"
+ran=0
+for backend in ${stages//,/ }; do
+  case $backend in
+    tensorflow) run tensorflow -q "$@" ;;
+    jax|torch) run "$backend" -q -m backend "$@" ;;
+    *) echo "run_backends.sh: error: Expected KCONTRAST_TEST_BACKENDS among tensorflow, jax, torch; Received: $backend" >&2
+       exit 2 ;;
+  esac
+  ran=1
+done
+[ "$ran" -eq 1 ] || { echo "run_backends.sh: error: Expected at least one backend; Received: KCONTRAST_TEST_BACKENDS='$stages'" >&2; exit 2; }
 exit $status
