@@ -261,3 +261,24 @@ def test_sigterm_keeps_finished_points_and_resume_completes(tmp_path):
     assert epochs == list(range(12))
     assert set(record) >= {"experiment", "config", "runs", "backend", "wall_time_s",
                            "command", "machine", "versions", "device"}
+
+
+@pytest.mark.backend
+def test_multi_object_quick_run(tmp_path):
+    """The main job's smoke size: both probe sets, presence mAP with its
+    chance level, local-feature scores and figure, on every backend."""
+    out = tmp_path / "run"
+    result = _run(["--exp=multi_object", "--quick", f"--out={out}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    record = json.loads((out / "results.json").read_text())
+    assert [r["params"] for r in record["runs"]] == [
+        {"num_digits": 1, "seed": 0}, {"num_digits": 4, "seed": 0}]
+    four = record["runs"][1]["metrics"]
+    for key in ("linear/single_digit", "knn/single_digit", "map/presence4",
+                "chance_map/presence4", "f1/presence4", "online/presence",
+                "local_ari/pixels", "local_ari/stage3", "local_fg_ari/stage3"):
+        assert 0.0 <= four[key] <= 1.0, key
+    assert 0.2 < four["chance_map/presence4"] < 0.5   # ~4 of 10 classes present
+    point = out / "points" / record["runs"][1]["point"]
+    assert (point / "local_features.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "figure.png").exists()
