@@ -98,7 +98,7 @@ def trained_run(tmp_path_factory):
     ds = _tiny_dataset()
     keras.utils.set_random_seed(0)
     encoder = small_resnet(ds.input_shape)
-    model = ContrastiveModel(encoder, projection_head(64, hidden_units=32, output_units=16),
+    model = ContrastiveModel(encoder, projection_head(112, hidden_units=32, output_units=16),
                              probes=dict(ds.num_classes), multi_label=tuple(ds.multi_label))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(pretrain_dataset(ds.train, batch_size=32, seed=0), epochs=1, verbose=0)
@@ -234,7 +234,7 @@ def test_an_export_without_maps_is_refused(trained_run, tmp_path, capsys):
 def test_a_dataset_without_masks_gets_figures_only_or_a_refusal(tmp_path, capsys):
     ds = build_dataset("randbit", bits=2, seed=0)
     keras.utils.set_random_seed(0)
-    model = ContrastiveModel(small_resnet(ds.input_shape), projection_head(64, output_units=8),
+    model = ContrastiveModel(small_resnet(ds.input_shape), projection_head(112, output_units=8),
                              probes={"label": 10})
     point = tmp_path / "point"
     save_point(model, {"name": "randbit"}, ds, str(point))
