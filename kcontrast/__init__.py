@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ContrastiveModel": "kcontrast.models.contrastive_model",
     "small_convnet": "kcontrast.models.small_convnet",
+    "small_resnet": "kcontrast.models.small_resnet",
     "projection_head": "kcontrast.models.projection_head",
     "load_model": "kcontrast.saving",
 }

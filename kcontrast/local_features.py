@@ -80,9 +80,10 @@ import tempfile
 
 import numpy as np
 
+from kcontrast import checks
+
 PIXELS = "pixels"
 MAP_SUFFIX = "_map"
-SCORE_NAMES = ("ari", "fg_ari", "purity")
 
 
 class LocalFeaturesError(ValueError):
@@ -97,13 +98,6 @@ def _check_ks(k):
         raise LocalFeaturesError(
             f"Expected k >= 2 (an int, clusters per image) for every k; Received: k={k!r}")
     return sorted(set(int(v) for v in ks))
-
-
-def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise LocalFeaturesError(
-            f"Expected {name} to be an int >= 1; Received: {name}={value!r}")
-    return int(value)
 
 
 # -------------------------------------------------------------- stage maps
@@ -130,7 +124,7 @@ def stage_maps(model_or_fn, images, stages=None, batch_size=64):
         LocalFeaturesError: no spatial maps, or an unknown stage name.
     """
     images = np.asarray(images, np.float32)
-    batch_size = _check_count("batch_size", batch_size)
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
     if hasattr(model_or_fn, "feature_maps") and hasattr(model_or_fn, "stage_names"):
         available = model_or_fn.stage_names()
         _check_stages(stages, available)
@@ -198,7 +192,8 @@ def _kmeans(vectors, k, seed, n_init):
     if distinct < k:
         # Fewer distinct vectors than clusters (a blank image): one cluster
         # per distinct vector, which is what K-means would converge to.
-        return np.unique(vectors, axis=0, return_inverse=True)[1].reshape(-1)
+        labels = np.unique(vectors, axis=0, return_inverse=True)[1].reshape(-1)
+        return _renumber_by_size(labels, k)
     labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(vectors)
     return _renumber_by_size(labels, k)
 
@@ -365,7 +360,7 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
     {'stage': 'stage3', 'value': 0.31, 'pixels': 0.035}
     """
     ks = _check_ks(k)
-    num_images = _check_count("num_images", num_images)
+    num_images = checks.check_positive_int(num_images, "num_images")
     masks = _masks_of(split, masks)
     if masks is None:
         raise LocalFeaturesError(
@@ -514,8 +509,8 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
     only) or None (when the dataset has masks).
     """
     ks = _check_ks(k)
-    images = _check_count("images", images)
-    score_images = _check_count("score_images", score_images)
+    images = checks.check_positive_int(images, "images")
+    score_images = checks.check_positive_int(score_images, "score_images")
     if bool(run) == bool(saved_model):
         raise LocalFeaturesError(
             "Expected exactly one of --run or --saved_model; "

@@ -98,7 +98,7 @@ def trained_run(tmp_path_factory):
     ds = _tiny_dataset()
     keras.utils.set_random_seed(0)
     encoder = small_resnet(ds.input_shape)
-    model = ContrastiveModel(encoder, projection_head(64, hidden_units=32, output_units=16),
+    model = ContrastiveModel(encoder, projection_head(encoder.outputs[0].shape[-1], hidden_units=32, output_units=16),
                              probes=dict(ds.num_classes), multi_label=tuple(ds.multi_label))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(pretrain_dataset(ds.train, batch_size=32, seed=0), epochs=1, verbose=0)

@@ -25,14 +25,28 @@ def test_registered_as_an_encoder():
 
 @pytest.mark.parametrize("width", [1, 2])
 def test_shapes_of_stages_and_representation(width):
-    encoder = small_resnet((64, 64, 1), width=width)
-    assert encoder.output.shape == (None, 64 * width)
+    encoder = small_resnet((64, 64, 1), width=width, pool="stages")
+    assert encoder.output.shape == (None, 112 * width)
     assert _stage_shapes(encoder) == {
         "stage1": (None, 32, 32, 16 * width),
         "stage2": (None, 16, 16, 32 * width),
         "stage3": (None, 8, 8, 64 * width)}
     out = encoder(np.zeros((2, 64, 64, 1), "float32"))
-    assert tuple(out.shape) == (2, 64 * width)
+    assert tuple(out.shape) == (2, 112 * width)
+    last = small_resnet((64, 64, 1), width=width)   # pool="last", the default
+    assert last.output.shape == (None, 64 * width)
+
+
+@pytest.mark.parametrize("pool", ["stages", "last"])
+def test_representation_is_the_stage_means(pool):
+    keras.utils.set_random_seed(2)
+    encoder = small_resnet((32, 32, 1), pool=pool)
+    _trained_bn(encoder)
+    x = np.random.default_rng(0).random((3, 32, 32, 1), dtype=np.float32)
+    names = ["stage1", "stage2", "stage3"] if pool == "stages" else ["stage3"]
+    maps = keras.Model(encoder.inputs[0], {n: encoder.get_layer(n).output for n in names})(x)
+    expected = np.concatenate([_np(maps[n]).mean(axis=(1, 2)) for n in names], axis=-1)
+    np.testing.assert_allclose(_np(encoder(x)), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_odd_and_rectangular_inputs_round_the_sides_up():
@@ -105,7 +119,7 @@ def test_keras_round_trip_inside_a_contrastive_model(tmp_path):
     keras.utils.set_random_seed(1)
     encoder = small_resnet((32, 32, 1))
     model = ContrastiveModel(
-        encoder, projection_head(64, hidden_units=32, output_units=16),
+        encoder, projection_head(encoder.outputs[0].shape[-1], hidden_units=32, output_units=16),
         loss=NTXent(0.5), probes={"label": 3})
     model.compile(optimizer="adam")
     rng = np.random.default_rng(0)
@@ -131,6 +145,7 @@ def test_keras_round_trip_inside_a_contrastive_model(tmp_path):
     ({"weight_decay": -1.0}, "weight_decay=-1.0"),
     ({"input_shape": (64, 64)}, r"input_shape=\(64, 64\)"),
     ({"input_shape": (4, 64, 1)}, r"input_shape=\(4, 64, 1\)"),
+    ({"pool": "max"}, "pool='max'"),
 ])
 def test_bad_arguments_name_the_value(kwargs, message):
     args = {"input_shape": (64, 64, 1), **kwargs}
