@@ -129,3 +129,13 @@ def parse_flags(flag_values, argv, program, doc):
     except (flags.Error, OSError) as e:
         fail(program, e)
     return list(rest[1:])
+
+
+def exit_code(main, argv=None):
+    """Calls ``main(argv)`` and returns its exit code, also when it exits
+    through ``SystemExit`` (``parse_flags``, ``fail``): so that a CLI's
+    ``main`` can be called in-process and tested by its return value."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code

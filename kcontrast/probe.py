@@ -216,10 +216,9 @@ def _main(argv=None):
 def main(argv=None):
     """The CLI; returns the exit code (2 with one line on stderr for a bad
     request)."""
-    try:
-        return _main(argv)
-    except SystemExit as e:
-        return e.code
+    from kcontrast import cli
+
+    return cli.exit_code(_main, argv)
 
 
 if __name__ == "__main__":
