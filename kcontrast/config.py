@@ -24,8 +24,8 @@ smoke-test size) and ``figure`` (what ``results.figure`` plots).
 Any key can be set with ``--config.optim.learning_rate=1e-3`` (absl's
 ``config_flags``) and swept with ``--sweep=loss.temperature=0.05,0.1``.
 
-Pure Python (no Keras import), so the CLI checks every value before it picks
-a backend or writes a file.
+``resolve`` reads the loss registry (which imports Keras), so the CLI picks
+the backend first; every value is checked before a file is written.
 
 >>> config = get_experiment_config("randbit")      # doctest: +SKIP
 >>> base, points = resolve(config, sweeps=["seed=0,1"])   # doctest: +SKIP
