@@ -199,10 +199,10 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
                               data_dir=config["data"].get("data_dir"),
                               **dict(probe_set.get("args") or {}))
         names = dict(probe_set["labels"])
-        train = _features(model, other.train.head(cap), batch_size)["representation"]
-        test = _features(model, other.test.head(cap), batch_size)["representation"]
         other = dataclasses.replace(other, train=other.train.head(cap),
                                     test=other.test.head(cap))
+        train = _features(model, other.train, batch_size)["representation"]
+        test = _features(model, other.test, batch_size)["representation"]
         results = evaluate_labels(
             train, {l: other.train.labels[l] for l in names}, test,
             {l: other.test.labels[l] for l in names},
