@@ -82,6 +82,7 @@ import numpy as np
 
 from kcontrast import checks
 
+PROGRAM = "kcontrast.local_features"
 PIXELS = "pixels"
 MAP_SUFFIX = "_map"
 
@@ -584,9 +585,10 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
     return result
 
 
-def main(argv=None):
-    """The CLI: one line on stderr and exit code 2 on a bad request."""
+def _main(argv=None):
     from absl import flags
+
+    from kcontrast import cli
 
     fv = flags.FlagValues()
     flags.DEFINE_string("run", None, "Run point directory with model.keras and config.json.",
@@ -602,9 +604,10 @@ def main(argv=None):
     flags.DEFINE_integer("score_images", 64, "Images scored.", flag_values=fv)
     flags.DEFINE_integer("seed", 0, "K-means seed.", flag_values=fv)
     flags.DEFINE_string("out", None, "Output directory (must not exist).", flag_values=fv)
-    argv = list(sys.argv if argv is None else argv)
+    rest = cli.parse_flags(fv, sys.argv if argv is None else argv, PROGRAM, __doc__)
     try:
-        fv(argv)
+        if rest:
+            raise LocalFeaturesError(f"Expected only flags; Received: {' '.join(rest)}")
         try:
             ks = [int(v) for v in fv.k]
         except ValueError:
@@ -617,11 +620,17 @@ def main(argv=None):
         run_local_features(fv.out, run=fv.run, saved_model=fv.saved_model, k=ks,
                            images=fv.images, stages=fv.stages, split=fv.split,
                            scores=fv.scores, score_images=fv.score_images, seed=fv.seed)
-    except (flags.Error, ValueError) as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"kcontrast.local_features: error: {message}", file=sys.stderr)
-        return 2
+    except ValueError as e:
+        cli.fail(PROGRAM, e)
     return 0
+
+
+def main(argv=None):
+    """The CLI: one line on stderr and exit code 2 on a bad request;
+    ``--help``/``--helpfull`` print the usage."""
+    from kcontrast import cli
+
+    return cli.exit_code(_main, argv)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ ENTRY_POINTS = {
     "kcontrast.report": ("python -m kcontrast.report DIR_OR_JSON", "--metric"),
     "kcontrast.data.preview": ("python -m kcontrast.data.preview --dataset=", "--num_examples"),
     "kcontrast.run": ("python -m kcontrast.run --exp=randbit", "--exp"),
+    "kcontrast.local_features": ("python -m kcontrast.local_features", "--k"),
 }
 
 
