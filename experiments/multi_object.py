@@ -35,7 +35,7 @@ PRESETS = ("default",)
 ALIASES = {"dataset": "data.args.digits"}
 
 CANVAS = 64
-DIGIT_SIZES = (24, 30)
+DIGIT_SIZES = (28, 32)
 NUM_TRAIN = 4000
 NUM_TEST = 1000
 
@@ -59,13 +59,13 @@ def get_config(preset="default"):
         "augment": "companion",
     })
     c.model = ml_collections.ConfigDict({
-        "encoder": "small_resnet", "width": 2, "head_depth": 2,
+        "encoder": "small_resnet", "width": 1, "pool": "stages", "head_depth": 2,
         "head_hidden_units": 128, "head_output_units": 64, "weight_decay": 1e-4,
     })
     c.loss = loss_section("nt_xent", temperature=0.2)
     c.optim = ml_collections.ConfigDict({
         "optimizer": "adam", "learning_rate": 4e-3, "schedule": "linear",
-        "epochs": 5, "batch_size": 128,
+        "epochs": 10, "batch_size": 128,
     })
     c.eval = eval_section(linear_optimizer="lbfgs")
     c.eval.probe_sets = (
@@ -78,7 +78,7 @@ def get_config(preset="default"):
     c.sweep = ("data.args.num_digits=1,2,4", "seed=0,1,2")
     c.quick = {
         "set": ("optim.epochs=1", "data.train_examples=512",
-                "eval.max_probe_examples=500", "model.width=1",
+                "eval.max_probe_examples=500",
                 "eval.local_features.num_images=12", "eval.local_features.figure_images=4"),
         "sweep": ("data.args.num_digits=1,4", "seed=0"),
     }

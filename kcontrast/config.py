@@ -10,7 +10,8 @@ returns a ``ConfigDict`` with these sections::
             keyword arguments)
     model   encoder, width, head_depth, head_hidden_units, head_output_units,
             weight_decay; optional bn_momentum, per_view_forward, probe_views
-            (defaults in ``kcontrast.pretrain.MODEL_DEFAULTS``)
+            (defaults in ``kcontrast.pretrain.MODEL_DEFAULTS``) and pool
+            (encoders that take it, ``kcontrast.pretrain.encoder_kwargs``)
     loss    name, and the hyper-parameters of the loss family (see
             ``loss_section``); only the chosen loss's own keys are used
     optim   optimizer, learning_rate, schedule, epochs, batch_size

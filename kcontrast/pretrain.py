@@ -9,7 +9,7 @@ nested dict of ``kcontrast.config.point_config``::
      "data":  {"builder", "args": {...}, "data_dir", "train_examples", "augment"},
      "model": {"encoder", "width", "head_depth", "head_hidden_units",
                "head_output_units", "weight_decay", "bn_momentum",
-               "per_view_forward", "probe_views"},
+               "per_view_forward", "probe_views", "pool"},
      "loss":  {"name", <its hyper-parameters>},
      "optim": {"optimizer", "learning_rate", "schedule", "epochs", "batch_size"},
      "eval":  {"feature", "linear": {...}, "knn": {...}, "batch_size"}}
@@ -26,6 +26,7 @@ A point directory, filled while the point runs::
 """
 
 import dataclasses
+import inspect
 import json
 import os
 import shutil
@@ -34,12 +35,13 @@ import time
 import keras
 import numpy as np
 
-from kcontrast import atomic, provenance
+from kcontrast import atomic, checks, provenance
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
+from kcontrast.models.small_resnet import POOLS
 
 METRICS_FILE = "metrics.json"
 
@@ -70,21 +72,53 @@ MODEL_DEFAULTS = {"bn_momentum": 0.9, "per_view_forward": False,
                   "probe_views": "both"}
 
 
+# Optional model keys that go to the encoder itself, and only to encoders
+# whose builder takes them (``small_resnet``'s ``pool``).
+ENCODER_OPTIONS = ("pool",)
+
+
+def encoder_kwargs(model_section):
+    """The encoder builder's keyword arguments from a ``model`` section.
+
+    Raises ``ValueError`` naming the key when an optional encoder key (see
+    ``ENCODER_OPTIONS``) is set for an encoder that does not take it, e.g.
+    ``model.pool`` on ``small_convnet``.
+    """
+    m = {**MODEL_DEFAULTS, **model_section}
+    if m["encoder"] not in ENCODERS:
+        raise ValueError(
+            f"Expected model.encoder in {sorted(ENCODERS)}; "
+            f"Received: encoder={m['encoder']!r}")
+    builder = ENCODERS[m["encoder"]]
+    kwargs = {"width": m["width"], "weight_decay": m["weight_decay"],
+              "bn_momentum": m["bn_momentum"]}
+    accepted = inspect.signature(builder).parameters
+    for key in ENCODER_OPTIONS:
+        if m.get(key) is None:
+            continue
+        if key not in accepted:
+            takers = sorted(n for n, b in ENCODERS.items()
+                            if key in inspect.signature(b).parameters)
+            raise ValueError(
+                f"Expected model.{key} only with model.encoder in {takers}; "
+                f"Received: encoder={m['encoder']!r}, {key}={m[key]!r}")
+        if key == "pool":
+            checks.check_choice(m[key], POOLS, "model.pool")
+        kwargs[key] = m[key]
+    return kwargs
+
+
 def build_model(config, input_shape, num_classes, multi_label=()):
     """Builds an uncompiled ``ContrastiveModel`` from a point config.
 
     ``model.bn_momentum`` (every BatchNorm of encoder and head),
     ``model.per_view_forward`` and ``model.probe_views`` (see
-    ``ContrastiveModel``) are optional, with ``MODEL_DEFAULTS``.
+    ``ContrastiveModel``) are optional, with ``MODEL_DEFAULTS``;
+    ``model.pool`` goes to encoders that take it (``small_resnet``: "last"
+    or "stages"), see ``encoder_kwargs``.
     """
     m = {**MODEL_DEFAULTS, **config["model"]}
-    if m["encoder"] not in ENCODERS:
-        raise ValueError(
-            f"Expected model.encoder in {sorted(ENCODERS)}; "
-            f"Received: encoder={m['encoder']!r}")
-    encoder = ENCODERS[m["encoder"]](
-        tuple(input_shape), width=m["width"], weight_decay=m["weight_decay"],
-        bn_momentum=m["bn_momentum"])
+    encoder = ENCODERS[m["encoder"]](tuple(input_shape), **encoder_kwargs(m))
     head = projection_head(
         encoder.outputs[0].shape[-1], depth=m["head_depth"],
         hidden_units=m["head_hidden_units"] * m["width"],

@@ -33,3 +33,21 @@ def test_configs_without_the_new_keys_get_the_defaults():
     model = build_model(config, (28, 28, 1), {"label": 10})
     assert model.per_view_forward is False and model.probe_views == "both"
     assert _momenta(model) == {0.9}
+
+
+def test_pool_reaches_the_encoder_that_takes_it():
+    config = _point("default")
+    config["model"].update(encoder="small_resnet", pool="stages", width=1)
+    stages = build_model(config, (32, 32, 1), {"label": 10})
+    config["model"]["pool"] = "last"
+    last = build_model(config, (32, 32, 1), {"label": 10})
+    # every stage pooled: 16 + 32 + 64 features at width 1, else stage3's 64
+    assert stages.encoder.outputs[0].shape[-1] == 112
+    assert last.encoder.outputs[0].shape[-1] == 64
+
+
+def test_pool_on_an_encoder_without_it_names_the_key():
+    config = _point("default")
+    config["model"]["pool"] = "stages"
+    with pytest.raises(ValueError, match=r"model.pool only with model.encoder in \['small_resnet'\]"):
+        build_model(config, (28, 28, 1), {"label": 10})

@@ -46,6 +46,8 @@ def _run(args, cwd, timeout=600, module="kcontrast.run"):
     (["--exp=randbit", "--config.model.bn_momentum=1.5"], "bn_momentum=1.5"),
     (["--exp=randbit", "--config.model.probe_views=second"], "probe_views='second'"),
     (["--exp=randbit", "--config.model.per_view_forward=maybe"], "per_view_forward"),
+    (["--exp=multi_object", "--config.model.pool=max"], "model.pool='max'"),
+    (["--exp=multi_object", "--config.model.encoder=small_convnet"], "model.pool"),
     (["--resume=nowhere"], "nowhere"),
     ([], "--exp"),
 ])
