@@ -235,7 +235,30 @@ class Strategy:
         return model
 
 
+# One tf.distribute strategy per (name, devices, tpu) and process: two
+# strategies over the same devices in one process issue clashing collective
+# instances (seen as "Shape mismatch in the collective instance" when a
+# second MirroredStrategy trains after a first), and a TPU system is
+# initialized once.
+_TF_STRATEGIES = {}
+
+
 def _tf_strategy(name, devices, tpu):
+    import tensorflow as tf
+
+    if name == "mirrored" and devices is None:
+        # Every GPU; without GPUs, every logical CPU device (one on a plain
+        # host; several when simulated, as in the tests).
+        found = (tf.config.list_logical_devices("GPU")
+                 or tf.config.list_logical_devices("CPU"))
+        devices = [d.name for d in found]
+    key = (name, tuple(devices) if devices is not None else None, tpu)
+    if key not in _TF_STRATEGIES:
+        _TF_STRATEGIES[key] = _new_tf_strategy(name, devices, tpu)
+    return _TF_STRATEGIES[key]
+
+
+def _new_tf_strategy(name, devices, tpu):
     import tensorflow as tf
 
     if name == "mirrored":
@@ -266,7 +289,7 @@ def get_strategy(name="none", devices=None, tpu=None):
     Args:
         name: one of ``STRATEGIES``.
         devices: ``mirrored``: TensorFlow device names (default: every GPU,
-            or the CPU); ``data_parallel``: ``keras.distribution`` device
+            or without GPUs every logical CPU device); ``data_parallel``: ``keras.distribution`` device
             names (default: every device of every host).
         tpu: ``tpu``: the TPU name or grpc address (default: the local TPU
             VM).
@@ -276,6 +299,9 @@ def get_strategy(name="none", devices=None, tpu=None):
     ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` is set (multi-host JAX); each
     host then runs the same command and reads its share of each global
     batch.
+
+    TensorFlow strategies are created once per process and arguments, and
+    shared by later calls (see ``_TF_STRATEGIES``).
 
     Returns:
         a ``Strategy``.
