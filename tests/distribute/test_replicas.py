@@ -22,6 +22,8 @@ import keras
 import numpy as np
 import pytest
 
+from kcontrast import load_model
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TOL = 1e-5
@@ -132,12 +134,12 @@ def test_checkpoint_written_under_strategy_restores_on_one_device(measured, stra
     _skip_other(strategy)
     out, _ = measured
     saved = np.load(os.path.join(out, "predict.npz"))
-    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    model = load_model(os.path.join(out, "model.keras"))
     restored = model.predict(saved["images"], verbose=0)
     for key in ("representation", "projection", "probe_label"):
         np.testing.assert_allclose(restored[key], saved[key], rtol=TOL, atol=TOL)
     # The weights file too, into a freshly built model.
-    fresh = keras.saving.load_model(os.path.join(out, "model.keras"))
+    fresh = load_model(os.path.join(out, "model.keras"))
     fresh.set_weights([np.zeros_like(w) for w in fresh.get_weights()])
     fresh.load_weights(os.path.join(out, "model.weights.h5"))
     again = fresh.predict(saved["images"], verbose=0)
@@ -154,6 +156,6 @@ def test_cli_run_under_strategy(measured, strategy):
     assert cli["exit_code"] == 0
     assert cli["strategy"] == {"name": strategy, "num_replicas": 2}
     assert 0.0 <= cli["metrics"]["linear/label"] <= 1.0
-    model = keras.saving.load_model(cli["model"])
+    model = load_model(cli["model"])
     images = np.zeros((3, 28, 28, 1), "float32")
     assert model.predict(images, verbose=0)["projection"].shape[0] == 3
