@@ -38,7 +38,8 @@ def contrastive_accuracy(z1, z2, gather=None):
     1.0
     """
     checks.check_views(z1, z2)
-    z1, z2 = ops.stop_gradient(z1), ops.stop_gradient(z2)
+    z1 = ops.stop_gradient(ops.convert_to_tensor(z1))
+    z2 = ops.stop_gradient(ops.convert_to_tensor(z2))
     h = ops.concatenate([l2_normalize(z1), l2_normalize(z2)], axis=0)
     z1_all, z2_all, offset = apply_gather(gather, z1, z2)
     a = h if z1_all is None else ops.concatenate(

@@ -24,6 +24,10 @@ import pytest
 
 from kcontrast import load_model
 
+# Two subprocesses of a few minutes on a shared 2-core CPU (about 40 s of
+# CPU time each).
+pytestmark = pytest.mark.slow
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TOL = 1e-5
