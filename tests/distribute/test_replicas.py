@@ -74,6 +74,10 @@ def test_two_replicas(measured, strategy):
     _skip_other(strategy)
     _, result = measured
     assert result["strategy"] == {"name": strategy, "num_replicas": 2}
+    if strategy == "data_parallel":
+        # Keras splits each input batch along the batch axis over the
+        # devices; the jitted step then runs on the global (sharded) batch.
+        assert result["data_layout"] == ["batch", None, None, None]
 
 
 @pytest.mark.parametrize("loss", ["nt_xent", "swd_normal"])
