@@ -7,18 +7,27 @@
 from keras import ops
 
 from kcontrast import checks
+from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.normalize import l2_normalize
 
 
-def contrastive_accuracy(z1, z2):
+def contrastive_accuracy(z1, z2, gather=None):
     """Fraction of the 2n views whose nearest other view is their partner.
 
     With H = [l2_normalize(z1); l2_normalize(z2)] (2n x d) and S = H H^T,
     view i is correct when argmax_{k != i} S_ik is its partner (i + n) mod
     2n. Ties resolve to the first maximal column.
 
+    Global batch (scale-out): with `gather` (the losses' hook,
+    `gather(z) -> (z_all, offset)`, see `kcontrast.losses.gather`) the
+    anchors are the local 2n views and the candidates all 2N gathered
+    views: view1 row i is correct when its nearest other view is gathered
+    row N + offset + i (view2 row i: row offset + i). The mean over
+    replicas of equal shards is then the single-device accuracy.
+
     Args:
         z1, z2: `[n, d]` projections of the two views, n >= 2.
+        gather: optional scale-out hook (None: a single device).
 
     Returns:
         Scalar float32 in [0, 1].
@@ -29,11 +38,20 @@ def contrastive_accuracy(z1, z2):
     1.0
     """
     checks.check_views(z1, z2)
+    z1 = ops.stop_gradient(ops.convert_to_tensor(z1))
+    z2 = ops.stop_gradient(ops.convert_to_tensor(z2))
     h = ops.concatenate([l2_normalize(z1), l2_normalize(z2)], axis=0)
-    n2 = ops.shape(h)[0]
-    sim = ops.matmul(h, ops.transpose(h)) - 3.0 * ops.eye(n2)
+    z1_all, z2_all, offset = apply_gather(gather, z1, z2)
+    a = h if z1_all is None else ops.concatenate(
+        [l2_normalize(z1_all), l2_normalize(z2_all)], axis=0)
+    n = ops.shape(z1)[0]
+    big_n = ops.shape(a)[0] // 2
+    rows = ops.arange(n, dtype="int32") + ops.cast(offset, "int32")
+    self_cols = ops.concatenate([rows, rows + big_n], axis=0)
+    cols = ops.arange(2 * big_n, dtype="int32")
+    is_self = ops.equal(ops.expand_dims(self_cols, 1), ops.expand_dims(cols, 0))
+    sim = ops.where(is_self, -3.0, ops.matmul(h, ops.transpose(a)))
     pred = ops.argmax(sim, axis=-1)
-    n = n2 // 2
-    target = ops.concatenate([ops.arange(n) + n, ops.arange(n)], axis=0)
+    target = ops.concatenate([rows + big_n, rows], axis=0)
     hits = ops.equal(ops.cast(pred, "int32"), ops.cast(target, "int32"))
     return ops.mean(ops.cast(hits, "float32"))

@@ -35,7 +35,7 @@ import time
 import keras
 import numpy as np
 
-from kcontrast import atomic, checks, provenance
+from kcontrast import atomic, checks, distribute, provenance
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
@@ -386,7 +386,8 @@ def point_callbacks(point_dir):
 
 # ------------------------------------------------------------------ a point
 def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
-                   callbacks=(), log=None, dataset=None, check=None):
+                   callbacks=(), log=None, dataset=None, check=None,
+                   strategy=None, sync_batch_norm=True):
     """Pretrains and evaluates one point of an experiment.
 
     Args:
@@ -403,15 +404,25 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
         check: optional callable run after every training batch and between
             phases; it raises to stop the point at a safe place (the run's
             SIGTERM/SIGINT handling).
+        strategy: a ``kcontrast.distribute.Strategy`` (or its name) to
+            build, compile and fit under; ``optim.batch_size`` is the
+            global batch and must divide over its replicas. Default: one
+            device.
+        sync_batch_norm: under a TensorFlow strategy, BatchNorm statistics
+            over the global batch (True) or per replica (False). The flag
+            is cleared after ``fit``, so saved models load anywhere.
 
     Returns:
         ``(metrics, model)``; metrics maps ``linear/<label>``,
         ``online/<label>``, ``knn/<label>``, ``contrastive_acc``,
         ``train_time_s`` and ``eval_time_s`` to floats.
     """
+    if strategy is None or isinstance(strategy, str):
+        strategy = distribute.get_strategy(strategy or "none")
     keras.utils.set_random_seed(config["seed"])
     ds = dataset if dataset is not None else load_data(config)
-    batch_size = config["optim"]["batch_size"]
+    batch_size = strategy.check_batch_size(config["optim"]["batch_size"],
+                                           "optim.batch_size")
     steps = steps_per_epoch(config, len(ds.train))
     if steps < 1:
         raise ValueError(
@@ -419,18 +430,24 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
             f"Received: batch_size={batch_size}")
     train = pretrain_dataset(ds.train, augment=config["data"]["augment"],
                              batch_size=batch_size, seed=config["seed"])
-    model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
-    compile_model(model, config, steps)
+    with strategy.scope():
+        model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
+        strategy.prepare_model(model, sync_batch_norm=sync_batch_norm)
+        compile_model(model, config, steps)
     extra = list(callbacks) + ([StopCheck(check)] if check else [])
     check = check or (lambda: None)
     if point_dir is not None:
         os.makedirs(point_dir, exist_ok=True)
-        write_point_config(point_dir, config, ds)
+        write_point_config(point_dir, config, ds, strategy)
         write_hparams(os.path.join(point_dir, "tensorboard"), config)
         extra = point_callbacks(point_dir) + extra
     start = time.perf_counter()
-    history = model.fit(train, epochs=config["optim"]["epochs"], verbose=verbose,
-                        shuffle=False, callbacks=extra)
+    try:
+        with strategy.scope():
+            history = model.fit(train, epochs=config["optim"]["epochs"],
+                                verbose=verbose, shuffle=False, callbacks=extra)
+    finally:
+        strategy.release_model(model)
     train_time = time.perf_counter() - start
     check()
     start = time.perf_counter()
@@ -456,8 +473,9 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     return metrics, model
 
 
-def write_point_config(point_dir, config, ds):
-    """``config.json``: the point config, its dataset, versions and device."""
+def write_point_config(point_dir, config, ds, strategy=None):
+    """``config.json``: the point config, its dataset, versions, device and
+    distribution strategy."""
     backend = keras.backend.backend()
     record = {
         "experiment": config.get("name"),
@@ -470,6 +488,8 @@ def write_point_config(point_dir, config, ds):
         "keras_version": keras.__version__,
         "versions": provenance.versions(backend),
         "device": provenance.device(backend),
+        "strategy": (strategy.describe() if strategy is not None
+                     else {"name": "none", "num_replicas": 1}),
     }
     atomic.write_json(os.path.join(point_dir, "config.json"), record, default=str)
 

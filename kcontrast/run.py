@@ -9,6 +9,7 @@ Usage::
     python -m kcontrast.run --exp=randbit --config.optim.learning_rate=1e-3 \\
         --sweep=model.width=1,2
     python -m kcontrast.run --resume=runs/randbit/20261129-101500.partial
+    python -m kcontrast.run --exp=randbit --strategy=mirrored --batch_size=1024
 
 Any key of the experiment's config can be set with ``--config.KEY=VALUE`` and
 swept with ``--sweep=KEY=V1,V2`` (repeatable); ``--seed=0,1,2`` sweeps
@@ -25,6 +26,13 @@ an interrupted run (Ctrl-C, SIGTERM) keeps that directory and prints the
 ``--resume`` command, which skips finished points and continues the
 interrupted one from its last finished epoch. The directory is renamed to
 ``<out>`` when the sweep is complete.
+
+``--strategy`` spreads training over devices (``kcontrast.distribute``):
+``mirrored``, ``multi_worker_mirrored`` or ``tpu`` on TensorFlow,
+``data_parallel`` on JAX, ``none`` (the default) everywhere. The batch size
+is global (it must divide over the replicas); the contrastive loss sees the
+global batch as negatives and BatchNorm its statistics
+(``--nosync_batch_norm``: per replica, TensorFlow only).
 """
 
 import datetime
@@ -67,6 +75,9 @@ def define_flags(fv, config=None):
     flags.DEFINE_string("resume", None, "Resume the interrupted run in this directory (its .partial directory).", flag_values=fv)
     flags.DEFINE_bool("quick", False, "Smoke-test size (at most 90 s on a 2-core CPU).", flag_values=fv)
     flags.DEFINE_bool("save_models", True, "Save each point's model under points/.", flag_values=fv)
+    flags.DEFINE_string("strategy", "none", "Distribution strategy: none; mirrored, multi_worker_mirrored, tpu (TensorFlow); data_parallel (JAX). The batch size is global.", flag_values=fv)
+    flags.DEFINE_bool("sync_batch_norm", True, "Under a TensorFlow strategy, BatchNorm statistics over the global batch (--nosync_batch_norm: per replica).", flag_values=fv)
+    flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or grpc address (default: the local TPU VM).", flag_values=fv)
     flags.DEFINE_multi_string("sweep", [], "KEY=V1,V2: sweep a config key (repeatable).", flag_values=fv)
     flags.DEFINE_string("bits", None, "Alias: RandBit bit counts (data.args.bits), e.g. 0,5,20.", flag_values=fv)
     flags.DEFINE_string("temperature", None, "Alias of loss.temperature, e.g. 0.1,0.2.", flag_values=fv)
@@ -241,7 +252,9 @@ def parse_command(argv):
     sweeps = list(fv.sweep) + sweeps
     return {"list": False, "exp": exp, "preset": preset, "module": module,
             "backend": backend, "out": fv.out, "resume": resume, "quick": fv.quick,
-            "save_models": fv.save_models, "config": config, "meta": meta,
+            "save_models": fv.save_models, "strategy": fv.strategy,
+            "sync_batch_norm": fv.sync_batch_norm, "tpu": fv.tpu,
+            "config": config, "meta": meta,
             "sets": sets, "sweeps": sweeps, "explicit": explicit,
             "recorded": recorded}
 
@@ -267,6 +280,7 @@ def prepare(argv):
         c = cfg.point_config(base, params)
         c["name"] = name
         configs.append(c)
+    strategy = make_strategy(request, configs)
     datasets = check_points(configs)
 
     recorded = request["recorded"]
@@ -291,8 +305,24 @@ def prepare(argv):
             "datasets": datasets, "backend": backend, "out": out,
             "partial": partial, "quick": request["quick"],
             "save_models": request["save_models"], "resumed": bool(recorded),
+            "strategy": strategy, "sync_batch_norm": request["sync_batch_norm"],
             "argv": list(argv[1:]),
             "command": " ".join(["python -m kcontrast.run"] + list(argv[1:]))}
+
+
+def make_strategy(request, configs):
+    """The run's ``kcontrast.distribute.Strategy``, checked against the
+    backend and every point's (global) batch size."""
+    from kcontrast import distribute
+
+    try:
+        distribute.check_strategy(request["strategy"], request["backend"])
+        strategy = distribute.get_strategy(request["strategy"], tpu=request["tpu"])
+        for c in configs:
+            strategy.check_batch_size(c["optim"]["batch_size"], "optim.batch_size")
+    except ValueError as e:
+        raise UsageError(_one_line(e)) from None
+    return strategy
 
 
 def _data_key(config):
@@ -389,6 +419,7 @@ def execute(plan):
         "out": plan["out"], "config": plan["base"].to_dict(),
         "points": [_jsonable(p) for p in points], "meta": _jsonable(plan["meta"]),
         "command": plan["command"], "argv": plan["argv"], "backend": plan["backend"],
+        "strategy": plan["strategy"].describe(),
     }
     if plan["resumed"]:
         previous = os.path.join(partial, "results.json")
@@ -398,7 +429,9 @@ def execute(plan):
     else:
         atomic.write_json(os.path.join(partial, RUN_FILE), run_record, default=str)
     print(f"{PROGRAM}: {plan['exp']} ({plan['preset']}{', quick' if plan['quick'] else ''}), "
-          f"{len(points)} point(s) on backend {plan['backend']}, device {device}", flush=True)
+          f"{len(points)} point(s) on backend {plan['backend']}, device {device}"
+          + (f", strategy {plan['strategy'].name} over {plan['strategy'].num_replicas} replicas"
+             if plan["strategy"].name != "none" else ""), flush=True)
     print(f"{PROGRAM}: writing {partial}", flush=True)
 
     runs, timed = [], []
@@ -425,7 +458,8 @@ def execute(plan):
             metrics, _ = pretrain.pretrain_point(
                 config, point_dir=point_dir, save_model=plan["save_models"],
                 log=lambda line, tag=tag: print(f"{tag}   {line}", flush=True),
-                dataset=ds, check=check_stop)
+                dataset=ds, check=check_stop, strategy=plan["strategy"],
+                sync_batch_norm=plan["sync_batch_norm"])
             timed.append(time.perf_counter() - point_start)
             shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "/" in k)
             print(f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "

@@ -305,7 +305,8 @@ class ContrastiveModel(keras.Model):
                 h1, h2, z1, z2 = h[:n], h[n:], z[:n], z[n:]
             contrastive = ops.cast(self.contrastive_loss(z1, z2), "float32")
             values["contrastive_loss"] = contrastive
-            values["contrastive_acc"] = contrastive_accuracy(z1, z2)
+            values["contrastive_acc"] = contrastive_accuracy(
+                z1, z2, getattr(self.contrastive_loss, "gather", None))
             if training and self.probe_views == "both":
                 probe_h, repeat = ops.concatenate([h1, h2], axis=0), 2
             else:

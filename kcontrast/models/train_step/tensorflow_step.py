@@ -1,16 +1,37 @@
-"""TensorFlow train/test steps: GradientTape around the shared computation."""
+"""TensorFlow train/test steps: GradientTape around the shared computation.
+
+Under a ``tf.distribute`` strategy each of the N replicas runs these steps
+on its shard, and the optimizer sums the replicas' gradients. The gradient
+is therefore taken of ``loss / N`` (the loss itself, unscaled, goes to the
+metrics): the sum over replicas is then the gradient of the mean of the
+replicas' losses, which with the cross-replica gather of
+``kcontrast.distribute`` is the global-batch loss. Without the scaling the
+update would be N times too large (``tests/distribute``).
+"""
 
 import keras
 import tensorflow as tf
 
 
-def train_step(model, data):
-    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+def compute_gradients(model, x, y=None):
+    """``(loss, values, grads)`` of one replica's batch.
+
+    ``grads`` (one per ``model.trainable_variables``) are those of
+    ``loss / num_replicas_in_sync``, ready to be summed over the replicas
+    (1 replica: the plain gradient).
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     with tf.GradientTape() as tape:
         loss, values = model.compute_step(x, y, training=True)
-    variables = model.trainable_variables
-    grads = tape.gradient(loss, variables)
-    model.optimizer.apply(grads, variables)
+        scaled = loss / replicas if replicas > 1 else loss
+    grads = tape.gradient(scaled, model.trainable_variables)
+    return loss, values, grads
+
+
+def train_step(model, data):
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    _, values, grads = compute_gradients(model, x, y)
+    model.optimizer.apply(grads, model.trainable_variables)
     return model.update_trackers(values)
 
 
