@@ -16,10 +16,15 @@ returns a ``ConfigDict`` with these sections::
     optim   optimizer, learning_rate, schedule, epochs, batch_size
     eval    the offline evaluation protocol (see ``eval_section``)
 
-plus three sections that describe the run rather than one training:
+plus sections that describe the run rather than one training:
 ``sweep`` (a tuple of ``"key=v1,v2"`` strings, the same syntax as the CLI's
 ``--sweep``), ``quick`` (``{"set": ("key=value", ...), "sweep": (...)}``, the
-smoke-test size) and ``figure`` (what ``results.figure`` plots).
+smoke-test size), ``figure`` (what ``results.figure`` plots) and, optionally,
+``summary`` (numbers derived across points, ``results.summarize``).
+
+Sweeping ``loss.name`` switches the loss class per point; each point then
+takes its own loss's defaults (``kcontrast.losses.params.loss_defaults``) for
+every loss key the config leaves unset.
 
 Any key can be set with ``--config.optim.learning_rate=1e-3`` (absl's
 ``config_flags``) and swept with ``--sweep=loss.temperature=0.05,0.1``.
@@ -40,7 +45,7 @@ import numbers
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-META_KEYS = ("name", "sweep", "quick", "figure")
+META_KEYS = ("name", "sweep", "quick", "figure", "summary")
 
 # Short flags of kcontrast.run -> config keys (an experiment's ALIASES add
 # to or replace these, e.g. randbit's --bits and --dataset).
