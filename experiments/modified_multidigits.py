@@ -68,8 +68,8 @@ def get_config(preset="default"):
     c.eval = eval_section(linear_optimizer="lbfgs")
     c.sweep = ("data.args.size_a=" + ",".join(map(str, SIZES)), "seed=0,1,2")
     c.quick = {
-        "set": ("optim.epochs=1", "data.train_examples=384",
-                "data.args.num_train=384", "data.args.num_test=300"),
+        "set": ("optim.epochs=1", "data.train_examples=256",
+                "data.args.num_train=256", "data.args.num_test=200"),
         "sweep": ("data.args.size_a=20,44", "seed=0"),
     }
     c.figure = {
