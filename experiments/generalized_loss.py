@@ -65,6 +65,7 @@ def get_config(preset="default"):
         "args": builder_args("randbit", base="fashion_mnist", bits=0),
         "data_dir": ml_collections.config_dict.placeholder(str),
         "train_examples": 4000,
+        "test_examples": ml_collections.config_dict.placeholder(int),
         "augment": "companion",
     })
     c.model = ml_collections.ConfigDict({
@@ -83,7 +84,8 @@ def get_config(preset="default"):
     c.sweep = ("loss.name=" + ",".join(LOSSES), "model.head_depth=0,1,2,3",
                "seed=0,1")
     c.quick = {
-        "set": ("optim.epochs=1", "data.train_examples=512", "optim.batch_size=128"),
+        "set": ("optim.epochs=1", "data.train_examples=512", "data.test_examples=1000",
+                "optim.batch_size=128"),
         "sweep": ("loss.name=nt_xent,swd_normal", "model.head_depth=0,2", "seed=0"),
     }
     c.figure = {

@@ -7,7 +7,8 @@ returns a ``ConfigDict`` with these sections::
 
     seed                  int, the run seed (data, init, augmentation, probes)
     data    builder, data_dir, augment, train_examples, args (the builder's
-            keyword arguments)
+            keyword arguments); optional test_examples (a cap on the test
+            split, e.g. for a quick run)
     model   encoder, width, head_depth, head_hidden_units, head_output_units,
             weight_decay; optional bn_momentum, per_view_forward, probe_views
             (defaults in ``kcontrast.pretrain.MODEL_DEFAULTS``)
@@ -74,6 +75,7 @@ RANGES = {
     "model.weight_decay": (float, 0.0, None),
     "model.bn_momentum": (float, 0.0, 1.0),
     "data.train_examples": (int, 2, None),
+    "data.test_examples": (int, 1, None),
     "loss.temperature": (float, 0.0, None),
     "loss.lambda_weight": (float, 0.0, None),
     "eval.knn.k": (int, 1, None),

@@ -23,6 +23,8 @@ def test_quick_run(tmp_path):
     out = tmp_path / "run"
     result = _run(["--exp=generalized_loss", "--quick", f"--out={out}"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    # The quick size caps the test split (data.test_examples) too.
+    assert "features of 512 train / 1000 test images" in result.stdout
     record = json.loads((out / "results.json").read_text())
     assert record["experiment"] == "generalized_loss" and record["complete"] is True
     assert record["config"]["data"]["args"]["base"] == "fashion_mnist"
