@@ -10,6 +10,8 @@ looks experiments up in ``EXPERIMENTS``. Installed as
 """
 
 EXPERIMENTS = {
+    "generalized_loss": "generalized_loss",
+    "modified_multidigits": "modified_multidigits",
     "multi_object": "multi_object",
     "randbit": "randbit",
 }

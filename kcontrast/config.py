@@ -7,7 +7,8 @@ returns a ``ConfigDict`` with these sections::
 
     seed                  int, the run seed (data, init, augmentation, probes)
     data    builder, data_dir, augment, train_examples, args (the builder's
-            keyword arguments)
+            keyword arguments); optional test_examples (a cap on the test
+            split, e.g. for a quick run)
     model   encoder, width, head_depth, head_hidden_units, head_output_units,
             weight_decay; optional bn_momentum, per_view_forward, probe_views
             (defaults in ``kcontrast.pretrain.MODEL_DEFAULTS``) and pool
@@ -17,10 +18,15 @@ returns a ``ConfigDict`` with these sections::
     optim   optimizer, learning_rate, schedule, epochs, batch_size
     eval    the offline evaluation protocol (see ``eval_section``)
 
-plus three sections that describe the run rather than one training:
+plus sections that describe the run rather than one training:
 ``sweep`` (a tuple of ``"key=v1,v2"`` strings, the same syntax as the CLI's
 ``--sweep``), ``quick`` (``{"set": ("key=value", ...), "sweep": (...)}``, the
-smoke-test size) and ``figure`` (what ``results.figure`` plots).
+smoke-test size), ``figure`` (what ``results.figure`` plots) and, optionally,
+``summary`` (numbers derived across points, ``results.summarize``).
+
+Sweeping ``loss.name`` switches the loss class per point; each point then
+takes its own loss's defaults (``kcontrast.losses.params.loss_defaults``) for
+every loss key the config leaves unset.
 
 Any key can be set with ``--config.optim.learning_rate=1e-3`` (absl's
 ``config_flags``) and swept with ``--sweep=loss.temperature=0.05,0.1``.
@@ -41,7 +47,7 @@ import numbers
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-META_KEYS = ("name", "sweep", "quick", "figure")
+META_KEYS = ("name", "sweep", "quick", "figure", "summary")
 
 # Short flags of kcontrast.run -> config keys (an experiment's ALIASES add
 # to or replace these, e.g. randbit's --bits and --dataset).
@@ -70,6 +76,7 @@ RANGES = {
     "model.weight_decay": (float, 0.0, None),
     "model.bn_momentum": (float, 0.0, 1.0),
     "data.train_examples": (int, 2, None),
+    "data.test_examples": (int, 1, None),
     "loss.temperature": (float, 0.0, None),
     "loss.lambda_weight": (float, 0.0, None),
     "eval.knn.k": (int, 1, None),

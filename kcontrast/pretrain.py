@@ -48,13 +48,17 @@ METRICS_FILE = "metrics.json"
 
 def load_data(config):
     """Builds the competing-feature dataset of a point config (the training
-    split cut to ``data.train_examples`` when set)."""
+    split cut to ``data.train_examples`` and the test split to
+    ``data.test_examples`` when set)."""
     data = config["data"]
     ds = build_dataset(data["builder"], seed=config["seed"],
                        data_dir=data.get("data_dir"), **dict(data.get("args") or {}))
     limit = data.get("train_examples")
     if limit:
         ds = dataclasses.replace(ds, train=ds.train.head(limit))
+    limit = data.get("test_examples")
+    if limit:
+        ds = dataclasses.replace(ds, test=ds.test.head(limit))
     return ds
 
 

@@ -8,7 +8,9 @@ Usage::
 Prints the metric as a table: rows are the figure's line key (e.g.
 temperature), columns its x key (e.g. bits), as the experiment's ``figure``
 config declares; with no figure, one row per point. Runs that differ only in
-their seed are one cell: ``mean ± sd (n)`` over seeds.
+their seed are one cell: ``mean ± sd (n)`` over seeds. Where the run records
+a spread of this metric across the row key (``results.spread``), a last row
+gives it per column (mean ± sd over seeds of max − min).
 """
 
 import json
@@ -103,6 +105,12 @@ def table(record, metric=None):
         for y in ys:
             lines.append(f"| {y} | " + " | ".join(
                 _fmt(*grid[(y, v)]) if (y, v) in grid else "" for v in xs) + " |")
+        spread = (record.get("summary") or {}).get("spread") or {}
+        if (spread.get("metric"), spread.get("across"), spread.get("by")) == (metric, rows_key, x):
+            at = {row[x]: row for row in spread["rows"]}
+            lines.append(f"| spread (max − min over {rows_key}) | " + " | ".join(
+                _fmt(at[v]["mean"], at[v]["sd"], at[v]["n"]) if v in at else "" for v in xs)
+                + " |")
         return "\n".join(lines)
     keys = sorted(k for k in params if k != SEED)
     lines = ["| " + " | ".join(keys + [metric + note]) + " |", "|---" * (len(keys) + 1) + "|"]

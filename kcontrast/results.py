@@ -7,7 +7,8 @@ tables and figures show.
     {"experiment", "preset", "config", "sweep": [swept keys], "figure",
      "runs": [{"params": {short key: value}, "metrics": {...}, "point": dir}],
      "backend", "device", "versions", "quick", "wall_time_s", "command",
-     "machine", "complete", "finished"}
+     "machine", "complete", "finished", "summary" (only where the
+     experiment declares one, see ``summarize``)}
 """
 
 import csv
@@ -67,6 +68,61 @@ def aggregate(runs, metric, over=SEED):
         key = tuple(sorted((k, v) for k, v in run["params"].items() if k != over))
         groups.setdefault(key, []).append(run["metrics"][metric])
     return {key: mean_sd(values) for key, values in groups.items()}
+
+
+def spread(runs, metric, across, by, over=SEED):
+    """How far apart the values of ``across`` put ``metric``, at each value
+    of ``by``: for every ``(by, over)`` group (one seed), the range
+
+        spread = max_a metric(a) - min_a metric(a)   over the values a of ``across``
+
+    then its mean ± sd over the seeds. Runs must differ only in ``across``,
+    ``by`` and ``over``; a group that lacks some value of ``across`` is left
+    out (its range would not be comparable).
+
+    Returns ``[{by: value, "mean", "sd", "n", "per_seed": [...]}]`` sorted
+    by ``by``.
+
+    >>> runs = [{"params": {"loss": l, "depth": 0, "seed": 0},
+    ...          "metrics": {"acc": a}} for l, a in (("x", 0.5), ("y", 0.8))]
+    >>> spread(runs, "acc", "loss", "depth")[0]["mean"]  # doctest: +ELLIPSIS
+    0.3...
+    """
+    values = sorted({r["params"][across] for r in runs if across in r["params"]}, key=str)
+    groups = {}
+    for run in runs:
+        p = run["params"]
+        if metric not in run["metrics"] or across not in p or by not in p:
+            continue
+        groups.setdefault((p[by], p.get(over)), {})[p[across]] = run["metrics"][metric]
+    per = {}
+    for (at, seed), by_value in sorted(groups.items(), key=lambda g: (g[0][0], str(g[0][1]))):
+        if len(by_value) == len(values):
+            per.setdefault(at, []).append(max(by_value.values()) - min(by_value.values()))
+    rows = []
+    for at in sorted(per):
+        mean, sd, n = mean_sd(per[at])
+        rows.append({by: at, "mean": mean, "sd": sd, "n": n, "per_seed": per[at]})
+    return rows
+
+
+# Summaries an experiment may declare (its ``summary`` config section):
+# name -> function of (runs, **options).
+SUMMARIES = {"spread": spread}
+
+
+def summarize(runs, summary):
+    """The ``summary`` section of ``results.json``: for each ``{name:
+    options}`` the experiment declares (``name`` in ``SUMMARIES``, e.g.
+    ``{"spread": {"metric": "linear/label", "across": "name", "by":
+    "head_depth"}}``), ``{name: {**options, "rows": SUMMARIES[name](runs,
+    **options)}}``."""
+    out = {}
+    for name, options in (summary or {}).items():
+        if name not in SUMMARIES:
+            raise ValueError(f"Expected summary in {sorted(SUMMARIES)}; Received: {name!r}")
+        out[name] = {**options, "rows": SUMMARIES[name](runs, **options)}
+    return out
 
 
 def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0, 1),

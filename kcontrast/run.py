@@ -282,6 +282,11 @@ def prepare(argv):
         configs.append(c)
     strategy = make_strategy(request, configs)
     datasets = check_points(configs)
+    try:
+        from kcontrast import results
+        results.summarize([], meta.get("summary"))
+    except (ValueError, TypeError) as e:
+        raise UsageError(_one_line(e)) from None
 
     recorded = request["recorded"]
     if recorded:
@@ -496,6 +501,8 @@ def _write_results(plan, partial, runs, start, device, complete):
         wall_time_s=round(wall, 1), command=plan["command"],
         machine=provenance.machine(), complete=complete,
         finished=datetime.datetime.now().isoformat(timespec="seconds"))
+    if plan["meta"].get("summary"):
+        record["summary"] = results.summarize(runs, plan["meta"]["summary"])
     results.write_json(os.path.join(partial, "results.json"), record)
     results.write_csv(os.path.join(partial, "results.csv"), runs)
 

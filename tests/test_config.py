@@ -134,3 +134,28 @@ def test_point_names_are_short_and_unique():
         "03-bits=5-temperature=0.1"
     assert cfg.short({"a.seed": 1, "b.seed": 2, "loss.name": "x"}) == {
         "a.seed": 1, "b.seed": 2, "name": "x"}
+
+
+def test_a_loss_name_sweep_gives_each_point_its_own_losss_defaults():
+    """generalized_loss sweeps loss.name: each point switches the loss class
+    and takes that loss's defaults, not another loss's constants."""
+    config = cfg.get_experiment_config("generalized_loss")
+    base, meta, points = cfg.resolve(config)
+    assert meta["sweep_keys"] == ["loss.name", "model.head_depth", "seed"]
+    losses = {}
+    for params in points:
+        c = cfg.point_config(base, params)
+        losses[c["loss"]["name"]] = c["loss"]
+    assert losses["nt_xent"] == {"name": "nt_xent", "temperature": 0.2, "form": "simclr",
+                                 "lambda_weight": None, "scale": None}
+    assert losses["decoupled_nt_xent"]["temperature"] == 1.0
+    assert losses["decoupled_nt_xent"]["lambda_weight"] == 0.1
+    for name in ("swd_normal", "swd_hypersphere", "swd_hypercube"):
+        assert losses[name]["lambda_weight"] == 5.0 and losses[name]["temperature"] is None
+    assert len(points) == 5 * 4 * len({p["seed"] for p in points})
+    # One loss restricts the sweep (--loss=swd_normal); a key no swept loss
+    # takes is refused, naming the loss.
+    _, _, one = cfg.resolve(config, sets=[("loss.name", "swd_normal")])
+    assert {p["loss.name"] for p in one} == {"swd_normal"}
+    with pytest.raises(cfg.ConfigError, match="swd_normal"):
+        cfg.resolve(config, sets=[("loss.temperature", 0.1)])

@@ -63,3 +63,20 @@ def test_figure_draws_error_bars_over_seeds(tmp_path):
     mean, sd, n = results.aggregate(SEEDED["runs"], "linear/label")[
         (("bits", 20), ("temperature", 0.1))]
     assert (round(mean, 6), round(sd, 6), n) == (0.4, 0.1, 3)
+
+
+def test_spread_row_under_the_pivot_table():
+    from kcontrast import results
+
+    runs = [{"params": {"name": loss, "head_depth": d, "seed": s},
+             "metrics": {"linear/label": 0.5 + 0.1 * (loss == "b") * (d == 0) + 0.01 * s}}
+            for loss in ("a", "b") for d in (0, 2) for s in (0, 1)]
+    options = {"metric": "linear/label", "across": "name", "by": "head_depth"}
+    record = {"experiment": "toy", "config": {}, "runs": runs,
+              "figure": {"x": "head_depth", "lines": "name", "y": "linear/label"},
+              "summary": results.summarize(runs, {"spread": options})}
+    lines = report.table(record).splitlines()
+    assert lines[-1] == "| spread (max − min over name) | 0.100 ± 0.000 | 0.000 ± 0.000 |"
+    # Another metric's table has no spread row.
+    record["runs"] = [dict(r, metrics={**r["metrics"], "knn/label": 0.5}) for r in runs]
+    assert "spread" not in report.table(record, "knn/label")
