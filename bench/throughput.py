@@ -59,7 +59,6 @@ and, with ``--sweep``, ``sweep_*`` figures.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -331,10 +330,16 @@ def sweep_cost(out_dir, backend="tensorflow", extra=()):
     out = os.path.join(out_dir, "randbit")
     command = [sys.executable, "-m", "kcontrast.run", "--exp=randbit",
                "--nosave_models", f"--out={out}", f"--backend={backend}", *extra]
+    # A wrapper process whose only child is the run, so that its children's
+    # peak RSS is the run's own (not an earlier contender's).
+    wrapper = ("import resource, subprocess, sys\n"
+               "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-c", wrapper, *command], check=True,
+                          capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak = int(done.stdout.split()[-1]) / 1024
     with open(os.path.join(out, "results.json")) as f:
         record = json.load(f)
     train = sum(r["metrics"]["train_time_s"] for r in record["runs"])
@@ -429,7 +434,7 @@ def main(argv=None):
             rates[f"companion_{batch}"] = r
 
     print(f"\n{'contender':<26}{'img/s wall':>11}{'img/s cpu':>11}"
-          f"{'vs companion':>14}{'vs kc-tf':>10}{'cpu vs comp':>13}")
+          f"{'vs companion':>14}{'vs kc-tf':>10}{'cpu vs comp':>13}{'cpu vs kc-tf':>14}")
     for name, r in rates.items():
         batch = name.rsplit("_", 1)[1]
         comp = rates.get(f"companion_{batch}")
@@ -437,8 +442,9 @@ def main(argv=None):
         ratio = f"{r['wall'] / comp['wall']:.2f}x" if comp else "-"
         ratio_tf = f"{r['wall'] / tf_rate['wall']:.2f}x" if tf_rate else "-"
         cpu_ratio = f"{r['cpu'] / comp['cpu']:.2f}x" if comp else "-"
+        cpu_tf = f"{r['cpu'] / tf_rate['cpu']:.2f}x" if tf_rate else "-"
         print(f"{name:<26}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
-              f"{cpu_ratio:>13}")
+              f"{cpu_ratio:>13}{cpu_tf:>14}")
 
     peak = matmul_peak()
     peak_best = max(peak.values())
