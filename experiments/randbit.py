@@ -83,6 +83,8 @@ def get_config(preset="default"):
     c.optim = ml_collections.ConfigDict({
         "optimizer": "adam", "learning_rate": 2e-3, "schedule": "linear",
         "epochs": 20, "batch_size": 256,
+        "jit_compile": ml_collections.config_dict.placeholder(bool),
+        "steps_per_execution": 1,
     })
     # The committed sweep used the Adam probe; kcontrast.probe reads the
     # protocol recorded with each point, so both commands agree.

@@ -69,6 +69,7 @@ RANGES = {
     "optim.epochs": (int, 1, None),
     "optim.batch_size": (int, 2, None),
     "optim.learning_rate": (float, 0.0, None),
+    "optim.steps_per_execution": (int, 1, None),
     "model.width": (int, 1, None),
     "model.head_depth": (int, 0, None),
     "model.head_hidden_units": (int, 1, None),

@@ -138,11 +138,40 @@ def build_model(config, input_shape, num_classes, multi_label=()):
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("linear", "constant", "cosine")
 
+# Keys of the optim section a config may leave out, with the values they
+# take then. ``jit_compile`` None is Keras' "auto" (XLA under JAX; none
+# under TensorFlow on a CPU-only machine, nor under PyTorch).
+OPTIM_DEFAULTS = {"jit_compile": None, "steps_per_execution": 1}
+
+
+def compile_options(optim):
+    """``model.compile`` keyword arguments from an ``optim`` section:
+    ``jit_compile`` (``optim.jit_compile``: True, False, or None for Keras'
+    "auto") and ``steps_per_execution`` (``optim.steps_per_execution``,
+    training steps run per call of the compiled function: fewer Python
+    round trips and callback calls; epochs and logs are unchanged).
+
+    >>> compile_options({"jit_compile": None, "steps_per_execution": 4})
+    {'jit_compile': 'auto', 'steps_per_execution': 4}
+    """
+    o = {**OPTIM_DEFAULTS, **optim}
+    jit = o["jit_compile"]
+    if jit is not None and not isinstance(jit, bool):
+        raise ValueError("Expected optim.jit_compile True, False or None (auto); "
+                         f"Received: jit_compile={jit!r}")
+    steps = checks.check_positive_int(o["steps_per_execution"],
+                                      "optim.steps_per_execution")
+    return {"jit_compile": "auto" if jit is None else jit,
+            "steps_per_execution": steps}
+
 
 def compile_model(model, config, steps_per_epoch):
     """Compiles with ``optim.optimizer`` and ``optim.schedule`` (``linear``:
-    decayed linearly to 0, the companion recipe; ``cosine``; ``constant``)."""
+    decayed linearly to 0, the companion recipe; ``cosine``; ``constant``),
+    and ``optim.jit_compile`` / ``optim.steps_per_execution`` (optional,
+    see ``compile_options``)."""
     o = config["optim"]
+    options = compile_options(o)
     if o["optimizer"] not in OPTIMIZERS:
         raise ValueError(f"Expected optim.optimizer in {list(OPTIMIZERS)}; "
                          f"Received: optimizer={o['optimizer']!r}")
@@ -158,7 +187,7 @@ def compile_model(model, config, steps_per_epoch):
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
     optimizer = (keras.optimizers.Adam(lr) if o["optimizer"] == "adam"
                  else keras.optimizers.SGD(lr, momentum=0.9))
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=optimizer, **options)
     return model
 
 

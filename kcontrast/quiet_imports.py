@@ -18,6 +18,16 @@ is imported, in ``import_tensorflow_quietly`` (every CLI) and in the tests'
 >>> import kcontrast          # imports torch (and triton) first  # doctest: +SKIP
 >>> import tensorflow         # now safe  # doctest: +SKIP
 
+**Threads.** PyTorch's CPU kernels run on OpenMP (libgomp), whose idle
+threads busy-wait ("spin") by default. Under kcontrast they share the cores
+with tf.data's threads (every pipeline is tf.data) and, on a shared machine,
+with other jobs, so the spinning steals the cores that the work is waiting
+for: on a 2-core CPU a small ConvNet's training step took 5-7x the CPU time
+it takes with passive waiting (``bench/throughput.py``). So
+``import_torch_first`` sets ``OMP_WAIT_POLICY=PASSIVE`` before it imports
+torch, unless the variable is already set (libgomp reads it once, when it
+is loaded; set it yourself, e.g. to ``ACTIVE``, to override).
+
 **Noise.** TensorFlow's C++ runtime writes lines such as "oneDNN custom operations are
 on" and "Could not find cuda drivers" straight to file descriptor 2 before
 its logging is configured, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. The CLIs
@@ -91,6 +101,9 @@ def _installed(name):
 def import_torch_first(backend=None):
     """Imports torch, and Triton when installed, if the backend is torch.
 
+    Sets ``OMP_WAIT_POLICY=PASSIVE`` first when unset and torch is not yet
+    imported (see the module docstring, "Threads").
+
     Call it before TensorFlow is imported (see the module docstring: Triton
     loaded after TensorFlow crashes the process). A no-op for the other
     backends, when torch is not installed, or when it already ran.
@@ -113,6 +126,8 @@ def import_torch_first(backend=None):
             "the process. Import kcontrast, or torch and triton, before tensorflow.",
             RuntimeWarning, stacklevel=2)
         triton = False
+    if "torch" not in sys.modules:  # libgomp reads it once, when loaded
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch  # noqa: F401
 
     if triton:

@@ -51,3 +51,31 @@ def test_pool_on_an_encoder_without_it_names_the_key():
     config["model"]["pool"] = "stages"
     with pytest.raises(ValueError, match=r"model.pool only with model.encoder in \['small_resnet'\]"):
         build_model(config, (28, 28, 1), {"label": 10})
+
+
+def test_compile_options_reach_the_model():
+    from kcontrast.pretrain import compile_model
+
+    config = _point("default")
+    config["optim"].update(jit_compile=False, steps_per_execution=3)
+    model = compile_model(build_model(config, (28, 28, 1), {"label": 10}), config, 10)
+    assert model.jit_compile is False and model.steps_per_execution == 3
+
+
+def test_configs_without_the_compile_keys_get_keras_auto():
+    from kcontrast.pretrain import OPTIM_DEFAULTS, compile_options
+
+    config = _point("default")
+    for key in OPTIM_DEFAULTS:
+        config["optim"].pop(key, None)
+    assert compile_options(config["optim"]) == {"jit_compile": "auto",
+                                                "steps_per_execution": 1}
+
+
+@pytest.mark.parametrize("key, value", [("jit_compile", "yes"),
+                                        ("steps_per_execution", 0)])
+def test_bad_compile_options_name_the_key(key, value):
+    from kcontrast.pretrain import compile_options
+
+    with pytest.raises(ValueError, match=key):
+        compile_options({key: value})

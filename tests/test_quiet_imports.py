@@ -152,3 +152,21 @@ def test_this_test_process_imported_torch_before_tensorflow():
     assert "torch" in loaded and loaded.index("torch") < loaded.index("tensorflow")
     if HAS_TRITON:
         assert "triton" in loaded and loaded.index("triton") < loaded.index("tensorflow")
+
+
+@needs_torch
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_torch_threads_wait_passively_unless_told_otherwise(tmp_path, preset):
+    """libgomp reads OMP_WAIT_POLICY when torch loads it: importing
+    kcontrast first sets PASSIVE, and leaves a value the user chose."""
+    env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=os.pathsep.join(
+        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    env.pop("OMP_WAIT_POLICY", None)
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = ("import os, sys\nassert 'torch' not in sys.modules\nimport kcontrast\n"
+            "assert 'torch' in sys.modules\nprint(os.environ['OMP_WAIT_POLICY'])")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == (preset or "PASSIVE")
