@@ -10,6 +10,8 @@ looks experiments up in ``EXPERIMENTS``. Installed as
 """
 
 EXPERIMENTS = {
+    "digit_on_image": "digit_on_image",
     "multi_object": "multi_object",
     "randbit": "randbit",
+    "randbit_ablations": "randbit_ablations",
 }
