@@ -59,7 +59,9 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     """Two independently augmented views per example, plus the labels.
 
     Args:
-        split: a `kcontrast.data.Split`.
+        split: a `kcontrast.data.Split`; when its `redraw` is set, each
+            batch's images and the labels it returns come from
+            `split.redraw(index, seed)` instead of the stored arrays.
         augment: preset name (`kcontrast.data.augment.AUGMENTATIONS`) or a
             callable `fn(images [2B,H,W,C], seed int [2]) -> images`, called
             once per batch on the batch stacked twice ([x; x]); it must draw
