@@ -20,9 +20,14 @@ Setup: 32 px canvases (Fashion-MNIST resized from 28 px), one 8 px digit
 replicated on a 3x3 grid at 0.15 / 0.45 / 0.75 of the side and merged by
 per-pixel max, as in the companion code; the digit re-drawn from the pool
 for every object at every epoch (``data.args.redraw``, as the companion code
-draws one at every load); ``--config.data.args.geometry=companion`` gives the
-companion code's proportions instead (digit at 1/8 of the side, 4 px here;
-use it with ``--config.data.args.image_size=64``).
+draws one at every load). The builder's ``geometry="companion"`` gives the
+companion code's proportions instead (digit at 1/8 of the side: 4 px on
+32 px, 8 px on 64 px). The held-out digit probe set is built from this
+file's constants (``IMAGE_SIZE``, ``DIGIT_SIZE``, objects), not from
+``data.args``: to change the canvas, the digit size, the geometry or the
+objects, edit ``_canvases`` here so that both stay alike (a command-line
+``--config.data.args.image_size`` would give the probe set images of another
+size than the model takes).
 
 Sweep: the pool size ``data.args.num_unique_digits`` in {1, 10, 100, 1000,
 4000}; 4000 is every digit of mnist5k's train split ("all"), x NT-Xent
@@ -48,7 +53,7 @@ import ml_collections
 from kcontrast.config import builder_args, eval_section, loss_section
 
 PRESETS = ("default",)
-ALIASES = {"dataset": "data.args.objects"}
+ALIASES = {}
 
 IMAGE_SIZE = 32
 DIGIT_SIZE = 8
