@@ -10,8 +10,10 @@ looks experiments up in ``EXPERIMENTS``. Installed as
 """
 
 EXPERIMENTS = {
+    "digit_on_image": "digit_on_image",
     "generalized_loss": "generalized_loss",
     "modified_multidigits": "modified_multidigits",
     "multi_object": "multi_object",
     "randbit": "randbit",
+    "randbit_ablations": "randbit_ablations",
 }

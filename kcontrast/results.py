@@ -125,13 +125,44 @@ def summarize(runs, summary):
     return out
 
 
+def tradeoff_points(runs, x, y, by, lines=None):
+    """The points of a trade-off plot: metric ``y`` against metric ``x``, one
+    point per value of param ``by``, one curve per value of ``lines``.
+
+    Returns ``{line value (None without lines): [(by value, (x mean, sd,
+    n), (y mean, sd, n)), ...]}``, each curve sorted by ``by``; points that
+    lack either metric are left out.
+
+    >>> runs = [{"params": {"k": k}, "metrics": {"a": 1 - k / 10, "b": k / 10}}
+    ...         for k in (1, 5)]
+    >>> [(k, a[0], b[0]) for k, a, b in tradeoff_points(runs, "a", "b", "k")[None]]
+    [(1, 0.9, 0.1), (5, 0.5, 0.5)]
+    """
+    xs, ys = aggregate(runs, x), aggregate(runs, y)
+    curves = {}
+    for key in xs:
+        if key not in ys:
+            continue
+        params = dict(key)
+        if by not in params:
+            continue
+        curves.setdefault(params.get(lines) if lines else None, []).append(
+            (params[by], xs[key], ys[key]))
+    return {k: sorted(v, key=lambda p: p[0]) for k, v in curves.items()}
+
+
 def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0, 1),
-                 baselines=None):
+                 baselines=None, xscale=None, tradeoff=None):
     """Plots metric ``y`` against param ``x``, one line per value of
     ``lines``; with several seeds per point, the mean with ± sd error bars.
     ``y`` may be a tuple of metrics: one panel each, side by side (then
     ``ylabel`` may be a tuple too). ``baselines`` maps a plotted metric to
-    another (e.g. its chance level), drawn dashed against the same x."""
+    another (e.g. its chance level), drawn dashed against the same x.
+    ``xscale`` is matplotlib's x scale of those panels (e.g. "log").
+    ``tradeoff`` ``{"x": metric, "y": metric, "xlabel", "ylabel"}`` adds a
+    last panel: metric y against metric x, one point per value of param
+    ``x`` (annotated with it), one curve per value of ``lines``, with ± sd
+    error bars both ways (``tradeoff_points``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -140,8 +171,11 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
     labels = [ylabel] * len(metrics) if isinstance(ylabel, (str, type(None))) else list(ylabel)
     present = runs[0]["params"] if runs else {}
     lines = lines if lines in present else None
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), dpi=120,
+    panels = len(metrics) + (1 if tradeoff else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), dpi=120,
                              squeeze=False)
+    if tradeoff:
+        _draw_tradeoff(axes[0][-1], runs, tradeoff, x, lines, ylim)
     for ax, metric, label in zip(axes[0], metrics, labels):
         groups = {}
         for key, (mean, sd, n) in aggregate(runs, metric).items():
@@ -168,6 +202,8 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
                     label=reference)
             ax.legend(fontsize=8)
         ax.set_xlabel(x)
+        if xscale:
+            ax.set_xscale(xscale)
         ax.set_ylabel((label or metric) + (f"\n(mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
                       fontsize=8)
         if ylim:
@@ -182,3 +218,29 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
     fig.savefig(buf, format="png")
     plt.close(fig)
     atomic.write_bytes(path, buf.getvalue())
+
+
+def _draw_tradeoff(ax, runs, options, by, lines, lim):
+    """The trade-off panel of ``write_figure``."""
+    mx, my = options["x"], options["y"]
+    curves = tradeoff_points(runs, mx, my, by, lines)
+    seeds = max((p[1][2] for pts in curves.values() for p in pts), default=1)
+    for key in sorted(curves, key=lambda k: (k is None, str(k))):
+        pts = curves[key]
+        ax.errorbar([p[1][0] for p in pts], [p[2][0] for p in pts],
+                    xerr=[p[1][1] for p in pts] if seeds > 1 else None,
+                    yerr=[p[2][1] for p in pts] if seeds > 1 else None,
+                    marker="o", capsize=3, label=f"{lines}={key}" if lines else None)
+        for value, px, py in pts:
+            ax.annotate(str(value), (px[0], py[0]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    note = f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""
+    ax.set_xlabel(options.get("xlabel") or mx, fontsize=8)
+    ax.set_ylabel((options.get("ylabel") or my) + note, fontsize=8)
+    ax.set_title(f"trade-off; points labelled by {by}", fontsize=8)
+    if lim:
+        ax.set_xlim(*lim)
+        ax.set_ylim(*lim)
+    ax.grid(alpha=0.3)
+    if lines:
+        ax.legend(fontsize=8)

@@ -7,7 +7,11 @@ augmentation seed from `tf.data.Dataset.random(seed, rerandomize_each_iteration=
 so a pipeline built twice with the same seed yields the same batches, while
 each pass over it (each epoch) draws a new order and new crops. The extra
 channels (RandBit bits) are appended after augmentation, identical in both
-views. Only TensorFlow ops run here, so the pipelines feed every Keras backend.
+views. A split with a `redraw` (DigitOnImage's per-epoch digit) is
+composited here, per batch, from a stateless seed folded out of the batch's
+augmentation seed: a new draw every batch and epoch, the same draw in both
+views, and the same sequence whenever the pipeline is built with the same
+seed. Only TensorFlow ops run here, so the pipelines feed every Keras backend.
 
 >>> from kcontrast.data import build_dataset
 >>> ds = build_dataset("randbit", bits=5)
@@ -23,6 +27,7 @@ from kcontrast import checks
 from kcontrast.data.augment import make_augmentation
 
 _SEED_SALT = 0x7A11  # Decorrelates the augmentation stream from the shuffle.
+_REDRAW_SALT = 0x3D12  # Decorrelates a split's redraw from the augmentation.
 
 
 def _tensors(split):
@@ -54,7 +59,9 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     """Two independently augmented views per example, plus the labels.
 
     Args:
-        split: a `kcontrast.data.Split`.
+        split: a `kcontrast.data.Split`; when its `redraw` is set, each
+            batch's images and the labels it returns come from
+            `split.redraw(index, seed)` instead of the stored arrays.
         augment: preset name (`kcontrast.data.augment.AUGMENTATIONS`) or a
             callable `fn(images [2B,H,W,C], seed int [2]) -> images`, called
             once per batch on the batch stacked twice ([x; x]); it must draw
@@ -92,8 +99,14 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     ).batch(2)
     ds = tf.data.Dataset.zip((indices, seeds))
 
+    redraw = split.redraw
+
     def make_views(index, batch_seed):
-        x = tf.gather(images, index)
+        if redraw is None:
+            x, drawn = tf.gather(images, index), {}
+        else:
+            x, drawn = redraw(index, tf.random.experimental.stateless_fold_in(
+                batch_seed, _REDRAW_SALT))
         # Both views in one call on [x; x]: every example's randomness is drawn
         # independently, so the halves are two independent views, and each op
         # runs once per batch instead of twice.
@@ -101,6 +114,7 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         v1, v2 = tf.split(both, 2, axis=0)
         e = None if extra is None else tf.gather(extra, index)
         y = {name: tf.gather(value, index) for name, value in labels.items()}
+        y.update(drawn)
         return {"view1": append_extra(v1, e), "view2": append_extra(v2, e)}, y
 
     # An augmentation with stateful randomness (Keras layers' SeedGenerators)

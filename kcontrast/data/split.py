@@ -33,12 +33,22 @@ class Split:
         info: dict of per-example side information that is not a probe target
             (e.g. RandBit's integer `bit_value` int64 [N], DigitOnImage's
             `digit_index` into the digit pool). Optional; may be empty.
+        redraw: None, or a callable `fn(index, seed) -> (images, labels)`
+            that the pretraining pipeline calls on every batch instead of
+            gathering `images`: `index` int64 [B] (rows of this split),
+            `seed` int64 [2] (a stateless seed, new for every batch and
+            epoch); it returns float32 [B, H, W, C] tensors and a dict of
+            the labels it changes ({name: int32 [B]}). `images` then hold
+            one fixed draw (what the probes see). DigitOnImage's
+            `redraw=True` uses it to pair each object with a new digit every
+            epoch (`kcontrast.data.builders.digit_on_image.DigitRedraw`).
     """
 
     images: np.ndarray
     labels: dict
     extra: np.ndarray | None = None
     info: dict = dataclasses.field(default_factory=dict)
+    redraw: object = None
 
     def __post_init__(self):
         if self.images.ndim != 4:
@@ -73,7 +83,8 @@ class Split:
 
         The one way to shorten a split (quick runs, `max_examples`). Returns
         `self` when `n` is None or >= len(self); otherwise a new `Split` whose
-        arrays are views of this one's.
+        arrays are views of this one's (a `redraw` is kept: it is called with
+        row indices, which stay below `n`).
 
         Args:
             n: int >= 0, or None.
@@ -86,6 +97,7 @@ class Split:
             labels={name: value[:n] for name, value in self.labels.items()},
             extra=None if self.extra is None else self.extra[:n],
             info={name: value[:n] for name, value in self.info.items()},
+            redraw=self.redraw,
         )
 
     def model_inputs(self, start=None, stop=None):

@@ -7,6 +7,13 @@ same in both views and every epoch. Bit j of the integer is `extra[:, j]`
 (0.0 or 1.0); the pipeline broadcasts it to H x W and appends it after
 augmentation. bits=0 gives `extra=None` (no extra channels).
 
+With bit_labels=True (and bits > 0) the bits are also a multi-hot label
+`"bits"` (float32 [N, bits], the same values as `extra`), so every probe
+reads them back from the representation: the online probe and the offline
+linear probe score it as the mean over bits of each bit's accuracy (logit > 0
+against the bit), the `linear/bits`, `knn/bits` and `online/bits` metrics
+of `kcontrast.run`.
+
 >>> ds = randbit(base="mnist5k", bits=5, seed=0)
 >>> ds.input_shape
 (28, 28, 6)
@@ -20,6 +27,7 @@ from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
 
 MAX_BITS = 32
+BIT_LABEL = "bits"
 _SALT = 0x5B17
 
 
@@ -37,41 +45,66 @@ def decode_bits(extra):
     return (np.rint(extra).astype(np.uint64) * weights).sum(-1).astype(np.int64)
 
 
-def _with_bits(split, bits, seed, split_id):
+def _with_bits(split, bits, seed, split_id, bit_labels=False):
     rng = np.random.default_rng([seed, split_id, _SALT])
     values = rng.integers(0, 2**bits, size=len(split), dtype=np.int64, endpoint=False)
     extra = encode_bits(values, bits) if bits else None
+    labels = dict(split.labels)
+    if bit_labels and bits:
+        labels[BIT_LABEL] = extra.copy()
     return Split(
         images=split.images,
-        labels=dict(split.labels),
+        labels=labels,
         extra=extra,
         info={**split.info, "bit_value": values},
     )
 
 
-def randbit(base="mnist5k", bits=5, seed=0, data_dir=None):
+def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None):
     """Builds RandBit over any base source.
 
     Args:
         base: base source name (see `kcontrast.data.SOURCES`; any tfds name).
         bits: number of random bits, 0..32.
+        bit_labels: bool; also label each example with its bits (the
+            multi-hot label "bits", for the bits read-back probe).
         seed: int seed of the integers.
         data_dir: passed to the base source.
 
     Returns:
         `Dataset` "randbit": images of the base; labels {"label": int32 [N]}
-        (the base class, e.g. the digit); extra float32 [N, bits] (None when
+        (the base class, e.g. the digit) and, with bit_labels and bits > 0,
+        {"bits": float32 [N, bits]} (multi-hot, in `multi_label`, with
+        `num_classes["bits"] = bits`); extra float32 [N, bits] (None when
         bits=0); info {"bit_value": int64 [N]}.
+
+    >>> ds = randbit(bits=3, bit_labels=True)
+    >>> ds.num_classes["bits"], sorted(ds.multi_label), ds.train.labels["bits"].shape
+    (3, ['bits'], (4000, 3))
     """
     bits = checks.check_int(bits, "bits", minimum=0, maximum=MAX_BITS)
     seed = checks.check_seed(seed)
+    if not isinstance(bit_labels, (bool, np.bool_)):
+        raise ValueError(f"Expected bit_labels to be a bool; Received: bit_labels={bit_labels!r}")
     source = load_source(base, data_dir=data_dir)
+    if bit_labels and BIT_LABEL in source.num_classes:
+        raise ValueError(f"Expected a base without a {BIT_LABEL!r} label when bit_labels=True; "
+                         f"Received: base={base!r}")
+    num_classes = dict(source.num_classes)
+    multi_label = set(source.multi_label)
+    labelled = bool(bit_labels) and bits > 0
+    if labelled:
+        num_classes[BIT_LABEL] = int(bits)
+        multi_label.add(BIT_LABEL)
+    config = {"base": base, "bits": int(bits), "seed": int(seed),
+              "data_dir": None if data_dir is None else str(data_dir)}
+    if bit_labels:  # recorded only when set: older runs' configs stay as they were
+        config["bit_labels"] = True
     return Dataset(
         name="randbit",
-        config={"base": base, "bits": int(bits), "seed": int(seed),
-                "data_dir": None if data_dir is None else str(data_dir)},
-        train=_with_bits(source.train, int(bits), int(seed), 0),
-        test=_with_bits(source.test, int(bits), int(seed), 1),
-        num_classes=dict(source.num_classes),
-        multi_label=set(source.multi_label),
+        config=config,
+        train=_with_bits(source.train, int(bits), int(seed), 0, labelled),
+        test=_with_bits(source.test, int(bits), int(seed), 1, labelled),
+        num_classes=num_classes,
+        multi_label=multi_label,
     )

@@ -120,3 +120,112 @@ def test_masks_separate_digit_ink_object_and_background(make_source):
                 region[digits > 0.5] = 2
         np.testing.assert_array_equal(masks, expected)
     assert set(np.unique(ds.train.info["masks"])) == {0, 1, 2}
+
+
+# ------------------------------------------------ per-epoch redraw, geometry
+def _identity(images, seed):
+    return images
+
+
+def _epoch_labels(pipeline):
+    return np.concatenate([y["digit"].numpy() for _, y in pipeline])
+
+
+@pytest.mark.parametrize("merge", ["max", "add"])
+def test_redraw_composites_the_canvases_the_builder_draws(merge, make_source):
+    from kcontrast.data.builders.digit_on_image import DigitRedraw
+
+    rng = np.random.default_rng(1)
+    objects = make_source("noise", rng.uniform(0, 0.6, (24, 28, 28, 3)).astype(np.float32),
+                          rng.uniform(0, 0.6, (8, 28, 28, 3)).astype(np.float32))
+    ds = _build(objects, merge=merge, num_unique_digits=7, redraw=True,
+                digit_intensity=0.7, num_train=None, num_test=None)
+    redraw = ds.train.redraw
+    assert isinstance(redraw, DigitRedraw) and ds.test.redraw is None
+    assert ds.config["redraw"] is True
+    index = np.arange(0, 24, 2)
+    seed = np.array([3, 4], np.int64)
+    images, labels = redraw(index, seed)
+    draw = redraw.draw(index, seed).numpy()
+    assert set(draw) <= set(range(7)) and len(set(draw)) > 1
+    # The same canvases the builder draws in numpy, for the drawn pool digits.
+    pool = np.unique(ds.train.info["digit_index"])
+    mnist = load_mnist5k().train
+    pool_ids = redraw.pool_index
+    assert sorted(pool_ids) == sorted(pool)
+    from kcontrast.data.builders.digit_on_image import _draw
+    expected, _ = _draw(objects.train.images[index], None, resize_images(mnist.images, 14),
+                        mnist.labels["label"], pool_ids[draw], grid_offsets(56, 14, 3),
+                        merge, 0.7, 56)
+    np.testing.assert_allclose(images.numpy(), expected, atol=1e-5)
+    np.testing.assert_array_equal(labels["digit"].numpy(), mnist.labels["label"][pool_ids[draw]])
+
+
+def test_redraw_gives_a_new_digit_every_epoch_deterministically(blank_objects, digit_classifier):
+    from kcontrast.data.pipeline import pretrain_dataset
+
+    fixed = _build(blank_objects, num_unique_digits=20)
+    ds = _build(blank_objects, num_unique_digits=20, redraw=True)
+    # The probes see the fixed first draw: the split's own arrays are unchanged.
+    np.testing.assert_array_equal(ds.train.images, fixed.train.images)
+    np.testing.assert_array_equal(ds.train.labels["digit"], fixed.train.labels["digit"])
+
+    def pipeline(seed):
+        return pretrain_dataset(ds.train, augment=_identity, batch_size=20, seed=seed,
+                                shuffle=False)
+
+    a, b = pipeline(5), pipeline(5)
+    first, second = _epoch_labels(a), _epoch_labels(a)
+    assert (first != second).mean() > 0.5          # a new pairing each epoch
+    np.testing.assert_array_equal(first, _epoch_labels(b))   # same seed, same draws
+    np.testing.assert_array_equal(second, _epoch_labels(b))
+    assert (first != _epoch_labels(pipeline(6))).any()
+    pool_labels = set(load_mnist5k().train.labels["label"][ds.train.info["digit_index"]])
+    assert set(first) | set(second) <= set(range(10))
+    # Both views hold the same digit, and it is the labelled one (read off
+    # the pixels by a classifier that never sees the builder's bookkeeping).
+    views, y = next(iter(pipeline(5)))
+    v1, v2 = views["view1"].numpy(), views["view2"].numpy()
+    np.testing.assert_array_equal(v1, v2)
+    assert (digit_classifier(v1[:, 25:39, 25:39]) == y["digit"].numpy()).mean() > 0.8
+    assert len(pool_labels) > 1
+    # A split cut by head() keeps its redraw.
+    assert ds.train.head(10).redraw is ds.train.redraw
+
+
+def test_redraw_without_it_every_epoch_has_the_fixed_pairing(blank_objects):
+    from kcontrast.data.pipeline import pretrain_dataset
+
+    ds = _build(blank_objects, num_unique_digits=20)
+    assert ds.train.redraw is None and ds.config["redraw"] is False
+    p = pretrain_dataset(ds.train, augment=_identity, batch_size=20, shuffle=False)
+    np.testing.assert_array_equal(_epoch_labels(p), ds.train.labels["digit"])
+    np.testing.assert_array_equal(_epoch_labels(p), ds.train.labels["digit"])
+
+
+def test_companion_geometry_puts_an_eighth_side_digit_on_a_3x3_grid(blank_objects):
+    ds = _build(blank_objects, geometry="companion", image_size=64, grid=1, digit_size=30,
+                num_unique_digits=5)
+    assert ds.config["geometry"] == "companion"
+    assert (ds.config["grid"], ds.config["digit_size"]) == (3, 8)
+    offsets = grid_offsets(64, 8, 3)
+    assert offsets == [10, 29, 48]  # 0.15 / 0.45 / 0.75 of 64
+    digits = resize_images(load_mnist5k().train.images[ds.train.info["digit_index"]], 8)
+    for y in offsets:
+        for x in offsets:
+            np.testing.assert_allclose(ds.train.images[:, y:y + 8, x:x + 8], digits, atol=1e-6)
+    # Ink only inside the nine copies.
+    inside = np.zeros((64, 64), bool)
+    for y in offsets:
+        for x in offsets:
+            inside[y:y + 8, x:x + 8] = True
+    assert ds.train.images[:, ~inside].max() == 0.0
+    assert _build(blank_objects, geometry="companion", image_size=224,
+                  num_train=2, num_test=2).config["digit_size"] == 28
+
+
+def test_redraw_and_geometry_errors(blank_objects):
+    with pytest.raises(ValueError, match="geometry='paper'"):
+        _build(blank_objects, geometry="paper")
+    with pytest.raises(ValueError, match="redraw='yes'"):
+        _build(blank_objects, redraw="yes")

@@ -80,3 +80,23 @@ def test_unknown_builder_lists_known_names():
 def test_unknown_argument():
     with pytest.raises(ValueError, match="colour"):
         build_dataset("randbit", colour=3)
+
+
+def test_bit_labels_are_the_bits_as_a_multi_hot_label():
+    ds = build_dataset("randbit", bits=6, bit_labels=True, seed=2)
+    assert ds.num_classes == {"label": 10, "bits": 6}
+    assert ds.multi_label == {"bits"}
+    assert ds.config["bit_labels"] is True
+    for split in (ds.train, ds.test):
+        bits = split.labels["bits"]
+        assert bits.dtype == np.float32 and bits.shape == (len(split), 6)
+        np.testing.assert_array_equal(bits, split.extra)
+        np.testing.assert_array_equal(decode_bits(bits), split.info["bit_value"])
+    # Off by default, and nothing to read back without bits.
+    plain = build_dataset("randbit", bits=6, seed=2)
+    assert set(plain.train.labels) == {"label"} and "bit_labels" not in plain.config
+    np.testing.assert_array_equal(plain.train.extra, ds.train.extra)
+    zero = build_dataset("randbit", bits=0, bit_labels=True)
+    assert set(zero.train.labels) == {"label"} and zero.multi_label == set()
+    with pytest.raises(ValueError, match="bit_labels=1"):
+        build_dataset("randbit", bits=3, bit_labels=1)
