@@ -37,6 +37,8 @@ import numpy as np
 from kcontrast import atomic, provenance
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
+from kcontrast.data.stream import is_stream
+from kcontrast.evaluation.features import extract_features
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
@@ -129,11 +131,19 @@ def steps_per_epoch(config, num_train):
 
 
 def _features(model, split, batch_size):
-    """Representations h and probe logits of a whole split, in order."""
+    """Representations h and probe logits of a whole split, in order, and
+    the split's labels in the same order: ``(features, labels)``.
+
+    A streamed split (`kcontrast.data.stream.StreamSplit`) is read batch by
+    batch (`kcontrast.evaluation.extract_features`): only the features and
+    labels are kept, never the images."""
+    if is_stream(split):
+        names = ["representation"] + [f"probe_{n}" for n in model.probe_classes]
+        return extract_features(model, probe_dataset(split, batch_size=batch_size), names)
     images = probe_dataset(split, batch_size=batch_size).map(lambda x, y: x)
     out = model.predict(images, verbose=0)
-    return {k: np.asarray(v, np.float32) for k, v in out.items()
-            if k == "representation" or k.startswith("probe_")}
+    return ({k: np.asarray(v, np.float32) for k, v in out.items()
+             if k == "representation" or k.startswith("probe_")}, split.labels)
 
 
 def _online_accuracy(logits, labels, multi_label):
@@ -179,18 +189,18 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
     batch_size = evaluation.get("batch_size") or 512
     protocol = protocol_of(config)
     start = time.perf_counter()
-    train = _features(model, ds.train, batch_size)
-    test = _features(model, ds.test, batch_size)
+    train, train_labels = _features(model, ds.train, batch_size)
+    test, test_labels = _features(model, ds.test, batch_size)
     if log:
         log(f"features of {len(ds.train)} train / {len(ds.test)} test images "
             f"in {time.perf_counter() - start:.1f}s")
     metrics = {}
     for name in ds.num_classes:
         metrics[f"online/{name}"] = _online_accuracy(
-            test[f"probe_{name}"], ds.test.labels[name], name in ds.multi_label)
+            test[f"probe_{name}"], test_labels[name], name in ds.multi_label)
     results = evaluate_labels(
-        train["representation"], ds.train.labels, test["representation"],
-        ds.test.labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
+        train["representation"], train_labels, test["representation"],
+        test_labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
         protocol=protocol, seed=config["seed"], log=log)
     metrics.update(_label_metrics(results, {}))
     cap = evaluation.get("max_probe_examples")
@@ -201,11 +211,11 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
         names = dict(probe_set["labels"])
         other = dataclasses.replace(other, train=other.train.head(cap),
                                     test=other.test.head(cap))
-        train = _features(model, other.train, batch_size)["representation"]
-        test = _features(model, other.test, batch_size)["representation"]
+        train, train_labels = _features(model, other.train, batch_size)
+        test, test_labels = _features(model, other.test, batch_size)
         results = evaluate_labels(
-            train, {l: other.train.labels[l] for l in names}, test,
-            {l: other.test.labels[l] for l in names},
+            train["representation"], {l: train_labels[l] for l in names},
+            test["representation"], {l: test_labels[l] for l in names},
             num_classes={l: other.num_classes[l] for l in names},
             multi_label=other.multi_label, protocol=protocol,
             seed=config["seed"], log=log)
