@@ -9,15 +9,16 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
-
-import tfds_fixtures
-from kcontrast.data import build_dataset, load_source
-from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
-from kcontrast.data.sources.tfds_source import load_tfds, stream_tfds
-from kcontrast.data.stream import StreamSplit, is_stream
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # the fixture builders sit beside this file
+
+import tfds_fixtures  # noqa: E402
+from kcontrast.data import build_dataset, load_source  # noqa: E402
+from kcontrast.data.pipeline import pretrain_dataset, probe_dataset  # noqa: E402
+from kcontrast.data.sources.tfds_source import load_tfds, stream_tfds  # noqa: E402
+from kcontrast.data.stream import is_stream  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 SMALL = "kcontrast_stream_images/n200"
 
