@@ -40,6 +40,7 @@ from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
 from kcontrast.data.stream import is_stream
 from kcontrast.evaluation.features import extract_features
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
+from kcontrast.lars import LARS
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
 
@@ -99,13 +100,14 @@ def build_model(config, input_shape, num_classes, multi_label=()):
                             probe_views=m["probe_views"])
 
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("linear", "constant", "cosine")
+OPTIMIZERS = ("adam", "sgd", "lars")
+SCHEDULES = ("linear", "constant", "cosine", "warmup_cosine")
 
 
-def compile_model(model, config, steps_per_epoch):
-    """Compiles with ``optim.optimizer`` and ``optim.schedule`` (``linear``:
-    decayed linearly to 0, the companion recipe; ``cosine``; ``constant``)."""
+def check_optim(config):
+    """Checks ``optim.optimizer``, ``optim.schedule`` and the optional
+    ``optim.warmup_epochs`` (int >= 0, below ``optim.epochs``); raises
+    ValueError with the one-line message the CLI prints."""
     o = config["optim"]
     if o["optimizer"] not in OPTIMIZERS:
         raise ValueError(f"Expected optim.optimizer in {list(OPTIMIZERS)}; "
@@ -113,6 +115,26 @@ def compile_model(model, config, steps_per_epoch):
     if o["schedule"] not in SCHEDULES:
         raise ValueError(f"Expected optim.schedule in {list(SCHEDULES)}; "
                          f"Received: schedule={o['schedule']!r}")
+    warmup = o.get("warmup_epochs") or 0
+    if not isinstance(warmup, int) or isinstance(warmup, bool) or not (
+            warmup == 0 or 0 < warmup < o["epochs"]):
+        raise ValueError(f"Expected optim.warmup_epochs, an int in [0, optim.epochs); "
+                         f"Received: warmup_epochs={warmup!r}")
+
+
+def compile_model(model, config, steps_per_epoch):
+    """Compiles with ``optim.optimizer`` and ``optim.schedule``.
+
+    Optimizers: ``adam``; ``sgd`` (momentum 0.9); ``lars`` (`kcontrast.lars.LARS`,
+    momentum 0.9, eta 0.001; the L2 penalty stays in the loss, see
+    ``model.weight_decay``). Schedules: ``linear`` (decayed linearly to 0,
+    the companion recipe); ``cosine``; ``constant``; ``warmup_cosine``
+    (linear warmup from 0 over ``optim.warmup_epochs`` epochs, then cosine
+    decay to 0, SimCLR's). ``optim.learning_rate`` is the peak rate itself:
+    the paper presets write SimCLR's scaling rule (0.3 x batch / 256) into it.
+    """
+    check_optim(config)
+    o = config["optim"]
     total = max(1, steps_per_epoch * o["epochs"])
     lr = o["learning_rate"]
     if o["schedule"] == "linear":
@@ -120,8 +142,18 @@ def compile_model(model, config, steps_per_epoch):
             lr, decay_steps=total, end_learning_rate=0.0, power=1.0)
     elif o["schedule"] == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
-    optimizer = (keras.optimizers.Adam(lr) if o["optimizer"] == "adam"
-                 else keras.optimizers.SGD(lr, momentum=0.9))
+    elif o["schedule"] == "warmup_cosine":
+        warmup = min(total - 1, steps_per_epoch * (o.get("warmup_epochs") or 0))
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total - warmup), warmup_target=lr,
+            warmup_steps=warmup) if warmup else keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=total)
+    if o["optimizer"] == "adam":
+        optimizer = keras.optimizers.Adam(lr)
+    elif o["optimizer"] == "sgd":
+        optimizer = keras.optimizers.SGD(lr, momentum=0.9)
+    else:
+        optimizer = LARS(lr, momentum=0.9)
     model.compile(optimizer=optimizer)
     return model
 

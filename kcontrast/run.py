@@ -337,6 +337,7 @@ def check_points(configs):
                                  f"Received: {key_name}={value!r}")
         try:
             pretrain.make_point_loss(c)
+            pretrain.check_optim(c)
         except ValueError as e:
             raise UsageError(_one_line(e)) from None
     return datasets
