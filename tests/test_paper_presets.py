@@ -31,8 +31,8 @@ def data_dir(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset, encoder, dim, side", [
-    ("paper_cifar10", "resnet50_cifar", 2048, 16),
-    ("paper_cifar10_r18", "resnet18_cifar", 512, 16),
+    ("paper_cifar10", "resnet50_cifar", 2048, 8),
+    ("paper_cifar10_r18", "resnet18_cifar", 512, 8),
     ("paper_imagenet", "resnet50_imagenet", 2048, 32),
 ])
 def test_one_step_of_the_paper_preset(preset, encoder, dim, side, data_dir, tmp_path,
