@@ -15,6 +15,7 @@ augmentation. bits=0 gives `extra=None` (no extra channels).
 import numpy as np
 
 from kcontrast import checks
+from kcontrast.data.sources import SOURCES
 from kcontrast.data.sources import load_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
@@ -77,6 +78,10 @@ def randbit(base="mnist5k", bits=5, seed=0, data_dir=None, stream=False, image_s
     image_size = checks.check_int(image_size, "image_size", minimum=0)
     if not isinstance(stream, bool):
         raise ValueError(f"Expected stream to be True or False; Received: stream={stream!r}")
+    if image_size and base in SOURCES:
+        raise ValueError(
+            f"Expected image_size=0 for the embedded base {base!r} (resizing is for "
+            f"tensorflow-datasets bases); Received: image_size={image_size}")
     source = load_source(base, data_dir=data_dir, stream=stream,
                          image_size=(image_size, image_size) if image_size else None)
     config = {"base": base, "bits": int(bits), "seed": int(seed),

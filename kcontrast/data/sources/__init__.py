@@ -48,10 +48,6 @@ def load_source(name, data_dir=None, max_examples=None, image_size=None, stream=
             f"tensorflow-datasets name; Received: base={name!r}"
         )
     if name in SOURCES:
-        if image_size is not None:
-            raise ValueError(
-                f"Expected image_size only for tensorflow-datasets sources; "
-                f"Received: image_size={image_size} for base={name!r}")
         return SOURCES[name](data_dir=data_dir)
     from kcontrast.data.sources.tfds_source import load_tfds, stream_tfds
 
