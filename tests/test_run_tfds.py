@@ -54,7 +54,6 @@ def test_image_size_is_refused_for_an_embedded_base(tmp_path, monkeypatch, capsy
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.slow
 def test_a_streamed_tfds_randbit_run_end_to_end(data_dir, tmp_path, monkeypatch, capsys):
     """A quick randbit run over a streamed tfds base writes its results, and
     its config records the stream."""

@@ -126,15 +126,23 @@ def prepared_builder(name, data_dir=None, download=True):
             the download fails (no network); the message names `--data_dir`.
     """
     import tensorflow_datasets as tfds
+    from absl import logging as absl_logging
 
+    # tfds warns on stderr about version folders it scans in a data_dir
+    # that lacks the dataset; the error below says it in one line.
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
     try:
         builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
+        prepared = builder.is_prepared()
     except tfds.core.registered.DatasetNotFoundError as e:
         raise ValueError(
             f"Expected a tensorflow-datasets name; Received: name={name} "
             f"({str(e).splitlines()[0]})"
         ) from e
-    if builder.is_prepared():
+    finally:
+        absl_logging.set_verbosity(verbosity)
+    if prepared:
         return builder
     if not download:
         raise _not_prepared(name, data_dir, "download=False does not fetch it")

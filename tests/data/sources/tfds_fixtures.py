@@ -124,12 +124,13 @@ def peak_growth(data_dir, stream, sizes=SIZES, shuffle_buffer=500, batch_size=20
         if stream:
             train = dataclasses.replace(train, shuffle_buffer=shuffle_buffer)
         worst, start = 0.0, loading
-        for make in (lambda: pretrain_dataset(train, augment="none", batch_size=batch_size),
-                     lambda: probe_dataset(train, batch_size=batch_size)):
+        for kind in ("pretrain", "probe"):
             before, start = start if start is not None else rss(), None
             peak = max(before, rss())
             count = 0
-            for _, labels in make():
+            pipeline = (pretrain_dataset(train, augment="none", batch_size=batch_size)
+                        if kind == "pretrain" else probe_dataset(train, batch_size=batch_size))
+            for _, labels in pipeline:
                 count += int(labels["label"].shape[0])
                 peak = max(peak, rss())
             assert count == n, count
