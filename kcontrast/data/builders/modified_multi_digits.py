@@ -26,6 +26,7 @@ from kcontrast.data.builders.multi_digits import draw_masks
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
+from kcontrast.data.stream import refuse_streams
 
 _SALT = 0x3D17
 
@@ -83,6 +84,7 @@ def modified_multi_digits(size_a=40, size_b=20, canvas_size=64, digits="mnist5k"
             f"Expected size_a + size_b <= canvas_size ({canvas_size}) so that the digits fit "
             f"without overlap; Received: size_a={size_a}, size_b={size_b}"
         )
+    refuse_streams("modified_multi_digits", digits=digits)
     source = resolve_source(digits, data_dir)
     num_classes = source.num_classes["label"]
     splits = {}

@@ -38,6 +38,7 @@ from kcontrast.data.builders.canvas import resize_images
 from kcontrast.data.sources import resolve_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
+from kcontrast.data.stream import refuse_streams
 
 _SALT = 0x3D16
 PLACEMENTS = ("random", "grid")
@@ -147,6 +148,7 @@ def multi_digits(num_digits=3, canvas_size=64, digit_size_range=(20, 28),
             f"without overlap ({canvas_size // high}x{canvas_size // high} cells); "
             f"Received: num_digits={num_digits}"
         )
+    refuse_streams("multi_digits", digits=digits)
     source = resolve_source(digits, data_dir)
     num_classes = source.num_classes["label"]
     splits = {}

@@ -22,9 +22,11 @@ of `kcontrast.run`.
 import numpy as np
 
 from kcontrast import checks
+from kcontrast.data.sources import SOURCES
 from kcontrast.data.sources import load_source
 from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
+from kcontrast.data.stream import is_stream
 
 MAX_BITS = 32
 BIT_LABEL = "bits"
@@ -60,23 +62,33 @@ def _with_bits(split, bits, seed, split_id, bit_labels=False):
     )
 
 
-def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None):
-    """Builds RandBit over any base source.
+def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None,
+            stream=False, image_size=0):
+    """Builds RandBit over any base source, in memory or streamed.
 
     Args:
         base: base source name (see `kcontrast.data.SOURCES`; any tfds name).
         bits: number of random bits, 0..32.
         bit_labels: bool; also label each example with its bits (the
-            multi-hot label "bits", for the bits read-back probe).
+            multi-hot label "bits", for the bits read-back probe). In
+            memory only (not with stream=True).
         seed: int seed of the integers.
         data_dir: passed to the base source.
+        stream: tfds bases only: stream the splits (`StreamSplit`, see
+            `kcontrast.data.stream`) instead of reading them into memory.
+            A streamed example's integer is a keyed hash of its tfds id
+            (`kcontrast.data.stream.extra_from_ids`), not a stored draw,
+            and there is no `info["bit_value"]` array.
+        image_size: tfds bases only: resize images to image_size x
+            image_size (0: keep the base's size; variable-size images 64).
 
     Returns:
         `Dataset` "randbit": images of the base; labels {"label": int32 [N]}
         (the base class, e.g. the digit) and, with bit_labels and bits > 0,
         {"bits": float32 [N, bits]} (multi-hot, in `multi_label`, with
         `num_classes["bits"] = bits`); extra float32 [N, bits] (None when
-        bits=0); info {"bit_value": int64 [N]}.
+        bits=0); info {"bit_value": int64 [N]}. Streamed: `StreamSplit`s
+        carrying the same channels.
 
     >>> ds = randbit(bits=3, bit_labels=True)
     >>> ds.num_classes["bits"], sorted(ds.multi_label), ds.train.labels["bits"].shape
@@ -84,9 +96,34 @@ def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None):
     """
     bits = checks.check_int(bits, "bits", minimum=0, maximum=MAX_BITS)
     seed = checks.check_seed(seed)
+    image_size = checks.check_int(image_size, "image_size", minimum=0)
     if not isinstance(bit_labels, (bool, np.bool_)):
         raise ValueError(f"Expected bit_labels to be a bool; Received: bit_labels={bit_labels!r}")
-    source = load_source(base, data_dir=data_dir)
+    if not isinstance(stream, bool):
+        raise ValueError(f"Expected stream to be True or False; Received: stream={stream!r}")
+    if stream and bit_labels:
+        raise ValueError("Expected bit_labels=False with stream=True (the bits label needs "
+                         "an in-memory split); Received: bit_labels=True, stream=True")
+    if image_size and base in SOURCES:
+        raise ValueError(
+            f"Expected image_size=0 for the embedded base {base!r} (resizing is for "
+            f"tensorflow-datasets bases); Received: image_size={image_size}")
+    source = load_source(base, data_dir=data_dir, stream=stream,
+                         image_size=(image_size, image_size) if image_size else None)
+    config = {"base": base, "bits": int(bits), "seed": int(seed),
+              "data_dir": None if data_dir is None else str(data_dir)}
+    if bit_labels:  # recorded only when set: older runs' configs stay as they were
+        config["bit_labels"] = True
+    if stream or image_size:
+        config.update(stream=stream, image_size=int(image_size))
+    if is_stream(source.train):
+        return Dataset(
+            name="randbit", config=config,
+            train=source.train.with_bits(int(bits), int(seed), 0),
+            test=source.test.with_bits(int(bits), int(seed), 1),
+            num_classes=dict(source.num_classes),
+            multi_label=set(source.multi_label),
+        )
     if bit_labels and BIT_LABEL in source.num_classes:
         raise ValueError(f"Expected a base without a {BIT_LABEL!r} label when bit_labels=True; "
                          f"Received: base={base!r}")
@@ -96,10 +133,6 @@ def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None):
     if labelled:
         num_classes[BIT_LABEL] = int(bits)
         multi_label.add(BIT_LABEL)
-    config = {"base": base, "bits": int(bits), "seed": int(seed),
-              "data_dir": None if data_dir is None else str(data_dir)}
-    if bit_labels:  # recorded only when set: older runs' configs stay as they were
-        config["bit_labels"] = True
     return Dataset(
         name="randbit",
         config=config,

@@ -21,7 +21,7 @@ SOURCES = {
 }
 
 
-def load_source(name, data_dir=None, max_examples=None, image_size=None):
+def load_source(name, data_dir=None, max_examples=None, image_size=None, stream=False):
     """Loads base source `name`: a key of `SOURCES` or a tfds dataset name.
 
     Args:
@@ -31,6 +31,10 @@ def load_source(name, data_dir=None, max_examples=None, image_size=None):
             split (the first ones in tfds' fixed order), so that big datasets
             (imagenet2012) need not fit in memory.
         image_size: tfds datasets only: (H, W) to resize the images to.
+        stream: tfds datasets only: return `StreamSplit`s that read the
+            data as pipelines iterate it (`kcontrast.data.stream`) instead
+            of arrays; `max_examples` then cuts the splits with `head`. The
+            embedded sources are small and always in memory.
 
     Returns:
         `Dataset` with labels {"label": int32 [N]}.
@@ -45,9 +49,16 @@ def load_source(name, data_dir=None, max_examples=None, image_size=None):
         )
     if name in SOURCES:
         return SOURCES[name](data_dir=data_dir)
-    from kcontrast.data.sources.tfds_source import load_tfds
+    from kcontrast.data.sources.tfds_source import load_tfds, stream_tfds
 
     try:
+        if stream:
+            ds = stream_tfds(name, data_dir=data_dir, image_size=image_size)
+            if max_examples is not None:
+                import dataclasses
+                ds = dataclasses.replace(ds, train=ds.train.head(max_examples),
+                                         test=ds.test.head(max_examples))
+            return ds
         return load_tfds(name, data_dir=data_dir, image_size=image_size, max_examples=max_examples)
     except ValueError as e:
         if "Expected a tensorflow-datasets name" not in str(e):
@@ -59,17 +70,19 @@ def load_source(name, data_dir=None, max_examples=None, image_size=None):
         ) from e
 
 
-def resolve_source(base, data_dir=None, max_examples=None, image_size=None):
+def resolve_source(base, data_dir=None, max_examples=None, image_size=None, stream=False):
     """`base` as a `Dataset`: a `Dataset` passes through, a name is loaded.
 
     Builders take either, so tests and users can compose their own sources.
     The `Dataset` must have a "label" label.
     """
     if isinstance(base, Dataset):
-        if "label" not in base.train.labels:
+        names = getattr(base.train, "label_names", None) or base.train.labels
+        if "label" not in names:
             raise ValueError(
                 "Expected a source Dataset with a 'label' label; Received: "
                 f"labels {sorted(base.train.labels)} in base={base.name!r}"
             )
         return base
-    return load_source(base, data_dir=data_dir, max_examples=max_examples, image_size=image_size)
+    return load_source(base, data_dir=data_dir, max_examples=max_examples,
+                       image_size=image_size, stream=stream)
