@@ -17,3 +17,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from kcontrast.quiet_imports import import_torch_first  # noqa: E402
 
 import_torch_first()
+
+
+def pytest_collection_modifyitems(config, items):
+    """``KCONTRAST_SKIP_SLOW=1`` skips the tests marked ``slow`` (end-to-end
+    runs of a minute or more). CI sets it only where the same tests already
+    ran in another stage (see ``.ci/run``)."""
+    import pytest
+
+    if os.environ.get("KCONTRAST_SKIP_SLOW") != "1":
+        return
+    skip = pytest.mark.skip(reason="KCONTRAST_SKIP_SLOW=1 (ran in the CI suite stage)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -73,7 +73,7 @@ def test_warmup_cosine_schedule(warmup):
     config = {"optim": {"optimizer": "lars", "learning_rate": 1.2, "schedule": "warmup_cosine",
                         "epochs": 10, "batch_size": 8, "warmup_epochs": warmup}}
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile = lambda optimizer: setattr(model, "compiled_optimizer", optimizer)
+    model.compile = lambda optimizer, **options: setattr(model, "compiled_optimizer", optimizer)
     pretrain.compile_model(model, config, steps_per_epoch=5)
     opt = model.compiled_optimizer
     rates = []
