@@ -23,6 +23,8 @@ PARAM_TYPES = {
     "lambda_weight": float,
     "scale": float,
     "form": str,
+    "ifm_epsilon": float,
+    "ifm_weight": float,
 }
 
 
