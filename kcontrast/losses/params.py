@@ -23,6 +23,12 @@ PARAM_TYPES = {
     "lambda_weight": float,
     "scale": float,
     "form": str,
+}
+
+# Hyper-parameters an experiment's loss section holds only when it asks for
+# them (``loss_section(..., ifm_epsilon=0.0)``): options that are off by
+# default, kept out of every other experiment's recorded point configs.
+OPTIONAL_PARAM_TYPES = {
     "ifm_epsilon": float,
     "ifm_weight": float,
 }
