@@ -63,3 +63,15 @@ def test_figure_draws_error_bars_over_seeds(tmp_path):
     mean, sd, n = results.aggregate(SEEDED["runs"], "linear/label")[
         (("bits", 20), ("temperature", 0.1))]
     assert (round(mean, 6), round(sd, 6), n) == (0.4, 0.1, 3)
+
+
+def test_pivot_table_shows_only_the_points_with_the_metric():
+    """Mixed datasets (mitigation): a label exists only under some x."""
+    runs = [{"params": {"condition": c, "method": m},
+             "metrics": ({"linear/label": 0.5} if c.startswith("bits")
+                         else {"linear/object": 0.7})}
+            for c in ("bits_05", "digits_1") for m in ("ifm", "nt_xent")]
+    record = {"config": {"figure": {"x": "condition", "lines": "method"}}, "runs": runs}
+    lines = report.table(record, "linear/object").splitlines()
+    assert lines[0] == "| linear/object: method \\ condition | digits_1 |"
+    assert lines[2:] == ["| ifm | 0.700 |", "| nt_xent | 0.700 |"]
