@@ -10,6 +10,7 @@ looks experiments up in ``EXPERIMENTS``. Installed as
 """
 
 EXPERIMENTS = {
+    "mitigation": "mitigation",
     "multi_object": "multi_object",
     "randbit": "randbit",
 }

@@ -182,6 +182,32 @@ def builder_args(builder, **values):
 
 # ------------------------------------------------------------ experiments
 def experiments_package():
+    """The experiments package that goes with the imported ``kcontrast``.
+
+    In a source checkout (``experiments/`` beside the ``kcontrast/`` that
+    was imported, e.g. with ``PYTHONPATH`` on a git worktree) that folder,
+    as ``experiments``; never an installed copy's experiments, which may
+    belong to another checkout (an editable install maps
+    ``kcontrast.experiments`` to its own tree). Otherwise, the installed
+    ``kcontrast.experiments``.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = os.path.join(root, "experiments")
+    init = os.path.join(folder, "__init__.py")
+    loaded = sys.modules.get("experiments")
+    if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") == init:
+        return loaded
+    if os.path.exists(init) and loaded is None:
+        spec = importlib.util.spec_from_file_location(
+            "experiments", init, submodule_search_locations=[folder])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["experiments"] = module
+        spec.loader.exec_module(module)
+        return module
     try:
         return importlib.import_module("kcontrast.experiments")
     except ImportError:  # a source checkout without install

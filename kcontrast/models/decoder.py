@@ -57,13 +57,16 @@ def conv_decoder(representation_dim, image_shape, width=1, weight_decay=1e-4,
 
     Architecture (hidden layers without bias, then BatchNorm and ReLU)::
 
-        Dense s*s*64*width, reshape [s, s, 64*width]   s = ceil(max(H, W) / 8)
-        Conv2DTranspose 3x3 stride 2 'same', 64*width  -> [2s, 2s]
-        Conv2DTranspose 3x3 stride 2 'same', 32*width  -> [4s, 4s]
-        Conv2DTranspose 3x3 stride 2 'same', 32*width  -> [8s, 8s]
+        Dense s*s*32*width, reshape [s, s, 32*width]   s = ceil(max(H, W) / 8)
+        Conv2DTranspose 3x3 stride 2 'same', 32*width  -> [2s, 2s]
+        Conv2DTranspose 3x3 stride 2 'same', 16*width  -> [4s, 4s]
+        Conv2DTranspose 3x3 stride 2 'same',  8*width  -> [8s, 8s]
         Conv 3x3 'same', C (with bias, linear), cropped to [H, W]
 
-    so it mirrors the encoders' three stride-2 stages. The output is linear:
+    three stride-2 stages like the encoders', with channels halving as the
+    resolution doubles so that it costs about 3M multiply-adds per 32x32
+    image (a few times the small ConvNet; wider stages made the hybrid
+    step several times slower than NT-Xent alone). The output is linear:
     trained with pixel MSE against images in any range.
 
     Args:
@@ -99,11 +102,11 @@ def conv_decoder(representation_dim, image_shape, width=1, weight_decay=1e-4,
         return layers.ReLU(name=f"{label}_relu")(x)
 
     inputs = keras.Input(shape=(representation_dim,), name="representation")
-    x = layers.Dense(side * side * 64 * width, use_bias=False,
+    x = layers.Dense(side * side * 32 * width, use_bias=False,
                      kernel_regularizer=reg, name="decoder_dense")(inputs)
     x = bn_relu(x, "decoder_dense")
-    x = layers.Reshape((side, side, 64 * width), name="decoder_reshape")(x)
-    for i, filters in enumerate((64, 32, 32), start=1):
+    x = layers.Reshape((side, side, 32 * width), name="decoder_reshape")(x)
+    for i, filters in enumerate((32, 16, 8), start=1):
         x = layers.Conv2DTranspose(filters * width, 3, strides=2,
                                    padding="same", use_bias=False,
                                    kernel_regularizer=reg,
