@@ -17,7 +17,9 @@ SHAPE = (28, 28, 3)  # one image channel + two RandBit-like extra channels
 
 def _data(n=32, seed=0):
     rng = np.random.default_rng(seed)
-    image = rng.random((n, 28, 28, 1), dtype=np.float32)
+    # smooth random images (7x7 blocks of 4x4 pixels): learnable to decode
+    coarse = rng.random((n, 7, 7, 1), dtype=np.float32)
+    image = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)
     bits = rng.integers(0, 2, (n, 1, 1, 2)).astype("float32")
     extra = np.broadcast_to(bits, (n, 28, 28, 2))
     views = {}
