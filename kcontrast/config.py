@@ -457,7 +457,7 @@ def resolve(config, meta=None, sets=(), sweeps=(), quick=False, explicit=()):
     for key, values in sweep.items():
         for value in values:
             _check_range(key, value)
-    _check_variants(base, meta.get("variants"), sweep)
+    _check_variants(base, meta.get("variants"), sweep, user_keys)
     keys = list(sweep)
     points = [dict(zip(keys, combo))
               for combo in itertools.product(*(sweep[k] for k in keys))]
@@ -466,10 +466,11 @@ def resolve(config, meta=None, sets=(), sweeps=(), quick=False, explicit=()):
     return base, meta, points or [{}]
 
 
-def _check_variants(base, variants, sweep):
+def _check_variants(base, variants, sweep, user_keys=()):
     """Each selector is a string key of ``base``; every name it takes (its
     value, or its swept values) is a declared variant; every variant key
-    exists in ``base`` and its leaf values are in range."""
+    exists in ``base`` and its leaf values are in range; and no key the
+    user set is one a selected variant sets (it would be overridden)."""
     for selector, table in (variants or {}).items():
         check_key(base, selector)
         names = sweep.get(selector, [get_value(base, selector)])
@@ -478,6 +479,13 @@ def _check_variants(base, variants, sweep):
                 raise ConfigError(
                     f"Expected {selector} in {sorted(table)}; "
                     f"Received: {selector}={name!r}")
+            for key in _pairs(table[name]):
+                clash = [k for k in user_keys
+                         if k == key or k.startswith(key + ".")]
+                if clash:
+                    raise ConfigError(
+                        f"Expected keys that the variant {selector}={name} does not "
+                        f"set (sweep or choose {selector} instead); Received: {clash[0]}")
         for name, values in table.items():
             for key, value in _pairs(values).items():
                 try:

@@ -52,6 +52,16 @@ def test_a_variant_selector_is_swept_and_restricted_like_any_key():
     assert [p["condition"] for p in points] == ["small", "small"]
 
 
+def test_a_key_the_selected_variant_sets_cannot_be_set_by_the_user():
+    with pytest.raises(cfg.ConfigError, match="condition=other.*data.args.bits"):
+        cfg.resolve(_config(), sets=[("data.args.bits", 3)], sweeps=["condition=other"])
+    with pytest.raises(cfg.ConfigError, match="condition=small.*data.args.bits"):
+        cfg.resolve(_config(), sets=[("data.args.bits", 3)])
+    # a key no selected variant sets is the user's
+    base, meta, points = cfg.resolve(_config(), sets=[("data.train_examples", 32)])
+    assert cfg.point_config(base, points[0], meta["variants"])["data"]["train_examples"] == 32
+
+
 @pytest.mark.parametrize("change, needle", [
     (lambda c: c.update({"sweep": ("condition=small,huge",)}), "condition='huge'"),
     (lambda c: c.update({"condition": "huge", "sweep": ()}), "condition='huge'"),
@@ -87,11 +97,17 @@ def test_optional_loss_keys_only_where_asked():
     (["--config.loss.ifm_epsilon=-0.1"], "ifm_epsilon"),
     (["--config.loss.ifm_weight=1.5"], "ifm_weight"),
     (["--config.model.recon_weight=-1"], "recon_weight"),
-    (["--config.model.objective=denoise"], "objective='denoise'"),
+    (["--config.model.objective=denoise"], "model.objective"),
+    (["--config.model.objective=autoencoder"], "model.objective"),
+    (["--sweep=method=nt_xent", "--config.loss.ifm_epsilon=0.3"],
+     "variant method=nt_xent"),
+    (["--quick", "--config.model.encoder=mlp"], "encoder='mlp'"),
 ])
 def test_mitigation_bad_input_is_one_line(tmp_path, monkeypatch, capsys, args, needle):
+    """Checked before anything is written, including a key a method variant
+    sets (it would be silently overridden)."""
     monkeypatch.chdir(tmp_path)
-    code = run.main(["kcontrast.run", "--exp=mitigation", "--quick", *args])
+    code = run.main(["kcontrast.run", "--exp=mitigation", *args])
     err = capsys.readouterr().err
     lines = [l for l in err.splitlines() if l.strip()]
     assert code == 2 and len(lines) == 1, err
