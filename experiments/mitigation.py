@@ -35,8 +35,8 @@ Every point also records its training throughput,
 Command:      python -m kcontrast.run --exp=mitigation
 Quick smoke:  python -m kcontrast.run --exp=mitigation --quick   (2 points:
               RandBit 5 bits and DigitOnImage 100 digits, hybrid with IFM
-              eps = 0.1, one epoch of 256 examples; 1 min 55 s wall on the
-              shared 2-core CPU under load ~10, most of it tracing)
+              eps = 0.1, one epoch of 256 examples; 15 s wall on the
+              2-core CPU at load ~1.5, 1 min 55 s under load ~10)
 Runtime:      36 min wall on the shared 2-core CPU (947 s of CPU time, so
               about 16 min idle, not measured); see
               experiments/results/mitigation/README.md.
