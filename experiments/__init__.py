@@ -12,6 +12,7 @@ looks experiments up in ``EXPERIMENTS``. Installed as
 EXPERIMENTS = {
     "digit_on_image": "digit_on_image",
     "generalized_loss": "generalized_loss",
+    "mitigation": "mitigation",
     "modified_multidigits": "modified_multidigits",
     "multi_object": "multi_object",
     "randbit": "randbit",

@@ -22,11 +22,32 @@ plus sections that describe the run rather than one training:
 ``sweep`` (a tuple of ``"key=v1,v2"`` strings, the same syntax as the CLI's
 ``--sweep``), ``quick`` (``{"set": ("key=value", ...), "sweep": (...)}``, the
 smoke-test size), ``figure`` (what ``results.figure`` plots) and, optionally,
-``summary`` (numbers derived across points, ``results.summarize``).
+``summary`` (numbers derived across points, ``results.summarize``) and
+``variants`` (named conditions, below).
 
 Sweeping ``loss.name`` switches the loss class per point; each point then
 takes its own loss's defaults (``kcontrast.losses.params.loss_defaults``) for
 every loss key the config leaves unset.
+
+Named conditions (``variants``). A sweep over values of one key cannot
+switch between settings that differ in several keys at once (RandBit against
+DigitOnImage: another builder, other builder arguments). An experiment may
+declare ``variants = {selector: {name: ((dotted key, value), ...)}}``, where
+each selector is a string key of the config (e.g. a top-level
+``condition``) and each name an identifier (ConfigDict keys take no dots):
+a point whose selector holds ``name`` gets that variant's values, which
+replace the config's, user overrides included (a dict value replaces the
+whole subtree, e.g. ``"data.args"``). Selectors are swept like any key
+(``--sweep=condition=bits_05,digits_all``); an unknown name is a one-line
+error listing the known ones::
+
+    c.condition = "bits_00"
+    c.variants = {"condition": {
+        "bits_00": (("data.builder", "randbit"), ("data.args", {"bits": 0})),
+        "digits_1": (("data.builder", "digit_on_image"),
+                     ("data.args", {"num_unique_digits": 1}))}}
+
+(A plain ``{dotted key: value}`` dict works too where no ConfigDict holds it.)
 
 Any key can be set with ``--config.optim.learning_rate=1e-3`` (absl's
 ``config_flags``) and swept with ``--sweep=loss.temperature=0.05,0.1``.
@@ -47,7 +68,7 @@ import numbers
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-META_KEYS = ("name", "sweep", "quick", "figure", "summary")
+META_KEYS = ("name", "sweep", "quick", "figure", "summary", "variants")
 
 # Short flags of kcontrast.run -> config keys (an experiment's ALIASES add
 # to or replace these, e.g. randbit's --bits and --dataset).
@@ -78,6 +99,9 @@ RANGES = {
     "model.bn_momentum": (float, 0.0, 1.0),
     "data.train_examples": (int, 2, None),
     "data.test_examples": (int, 1, None),
+    "model.recon_weight": (float, 0.0, None),
+    "loss.ifm_epsilon": (float, 0.0, None),
+    "loss.ifm_weight": (float, 0.0, 1.0),
     "loss.temperature": (float, 0.0, None),
     "loss.lambda_weight": (float, 0.0, None),
     "eval.knn.k": (int, 1, None),
@@ -98,17 +122,24 @@ def loss_section(name, **params):
 
     Keys a loss family does not take stay ``None`` placeholders (typed, so
     ``--config.loss.lambda_weight=5`` parses); ``resolve`` checks that every
-    key set by the user belongs to the chosen loss.
+    key set by the user belongs to the chosen loss. Optional keys
+    (``OPTIONAL_PARAM_TYPES``: IFM's ``ifm_epsilon``, ``ifm_weight``) are
+    in the section only when given here.
     """
+    from kcontrast.losses.params import OPTIONAL_PARAM_TYPES
     from kcontrast.losses.params import PARAM_TYPES
 
     section = ml_collections.ConfigDict({"name": name})
     for key, kind in PARAM_TYPES.items():
         section[key] = params.pop(key) if key in params else placeholder(kind)
+    for key, kind in OPTIONAL_PARAM_TYPES.items():
+        if key in params:
+            value = params.pop(key)
+            section[key] = placeholder(kind) if value is None else kind(value)
     if params:
+        known = sorted({**PARAM_TYPES, **OPTIONAL_PARAM_TYPES})
         raise ConfigError(
-            f"Expected loss parameters among {sorted(PARAM_TYPES)}; "
-            f"Received: {sorted(params)}")
+            f"Expected loss parameters among {known}; Received: {sorted(params)}")
     return section
 
 
@@ -160,6 +191,32 @@ def builder_args(builder, **values):
 
 # ------------------------------------------------------------ experiments
 def experiments_package():
+    """The experiments package that goes with the imported ``kcontrast``.
+
+    In a source checkout (``experiments/`` beside the ``kcontrast/`` that
+    was imported, e.g. with ``PYTHONPATH`` on a git worktree) that folder,
+    as ``experiments``; never an installed copy's experiments, which may
+    belong to another checkout (an editable install maps
+    ``kcontrast.experiments`` to its own tree). Otherwise, the installed
+    ``kcontrast.experiments``.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = os.path.join(root, "experiments")
+    init = os.path.join(folder, "__init__.py")
+    loaded = sys.modules.get("experiments")
+    if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") == init:
+        return loaded
+    if os.path.exists(init) and loaded is None:
+        spec = importlib.util.spec_from_file_location(
+            "experiments", init, submodule_search_locations=[folder])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["experiments"] = module
+        spec.loader.exec_module(module)
+        return module
     try:
         return importlib.import_module("kcontrast.experiments")
     except ImportError:  # a source checkout without install
@@ -200,7 +257,8 @@ def aliases(module):
 
 
 def split_meta(config):
-    """``(trainable config, meta)``: ``meta`` holds name, sweep, quick, figure."""
+    """``(trainable config, meta)``: ``meta`` holds name, sweep, quick,
+    figure and variants."""
     config = copy.deepcopy(config)
     meta = {}
     with config.unlocked():
@@ -408,12 +466,72 @@ def resolve(config, meta=None, sets=(), sweeps=(), quick=False, explicit=()):
     for key, values in sweep.items():
         for value in values:
             _check_range(key, value)
+    _check_variants(base, meta.get("variants"), sweep, user_keys)
     keys = list(sweep)
     points = [dict(zip(keys, combo))
               for combo in itertools.product(*(sweep[k] for k in keys))]
     points = _dedupe(points)
     meta["sweep_keys"] = keys
     return base, meta, points or [{}]
+
+
+def _check_variants(base, variants, sweep, user_keys=()):
+    """Each selector is a string key of ``base``; every name it takes (its
+    value, or its swept values) is a declared variant; every variant key
+    exists in ``base`` and its leaf values are in range; and no key the
+    user set is one a selected variant sets (it would be overridden)."""
+    for selector, table in (variants or {}).items():
+        check_key(base, selector)
+        names = sweep.get(selector, [get_value(base, selector)])
+        for name in names:
+            if name not in table:
+                raise ConfigError(
+                    f"Expected {selector} in {sorted(table)}; "
+                    f"Received: {selector}={name!r}")
+            for key in _pairs(table[name]):
+                clash = [k for k in user_keys
+                         if k == key or k.startswith(key + ".")]
+                if clash:
+                    raise ConfigError(
+                        f"Expected keys that the variant {selector}={name} does not "
+                        f"set (sweep or choose {selector} instead); Received: {clash[0]}")
+        for name, values in table.items():
+            for key, value in _pairs(values).items():
+                try:
+                    get_value(base, key)
+                except (KeyError, AttributeError):
+                    raise ConfigError(
+                        f"Expected variant keys of the config; Received: "
+                        f"{key!r} in {selector}={name!r}") from None
+                if not isinstance(value, dict):
+                    _check_range(key, value)
+
+
+def _pairs(values):
+    """A variant's ``{dotted key: value}`` from a dict or ``(key, value)``
+    pairs."""
+    return dict(values) if not isinstance(values, dict) else values
+
+
+def apply_variants(config, variants):
+    """Sets, in the nested dict ``config``, the values of the variant each
+    selector of ``variants`` names (see the module docstring); a dict value
+    replaces the whole subtree. Returns ``config``.
+
+    >>> apply_variants({"c": "b", "x": {"y": 1}}, {"c": {"b": (("x.y", 2),)}})
+    {'c': 'b', 'x': {'y': 2}}
+    """
+    for selector, table in (variants or {}).items():
+        node = config
+        for part in selector.split("."):
+            node = node[part]
+        for key, value in _pairs(table[node]).items():
+            parts = key.split(".")
+            target = config
+            for part in parts[:-1]:
+                target = target[part]
+            target[parts[-1]] = copy.deepcopy(value)
+    return config
 
 
 def _dedupe(points):
@@ -426,8 +544,11 @@ def _dedupe(points):
     return out
 
 
-def point_config(base, params):
+def point_config(base, params, variants=None):
     """``base`` with one point's ``params`` applied, as a plain nested dict.
+
+    ``variants`` (the meta section of that name, if the experiment has
+    one) then sets the values of the named conditions the point selects.
 
     Loss keys the point's loss does not take are set to None and the keys
     it takes but the config leaves unset get the loss's defaults, so a
@@ -438,8 +559,8 @@ def point_config(base, params):
     config = copy.deepcopy(base)
     for key, value in params.items():
         set_value(config, key, value)
-    taken = loss_keys(config.loss.name)
-    config = config.to_dict()
+    config = apply_variants(config.to_dict(), variants)
+    taken = loss_keys(config["loss"]["name"])
     defaults = loss_defaults(config["loss"]["name"])
     for key in list(config["loss"]):
         if key == "name":

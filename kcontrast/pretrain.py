@@ -44,6 +44,7 @@ from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
 from kcontrast.lars import LARS
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
+from kcontrast.models.decoder import conv_decoder, decodable_shape
 from kcontrast.models.small_resnet import POOLS
 
 METRICS_FILE = "metrics.json"
@@ -76,7 +77,8 @@ def make_point_loss(config):
 # Keys of the model section a config may leave out, with the values they
 # take then (the ContrastiveModel and encoder defaults).
 MODEL_DEFAULTS = {"bn_momentum": 0.9, "per_view_forward": False,
-                  "probe_views": "both"}
+                  "probe_views": "both", "objective": "contrastive",
+                  "recon_weight": 1.0}
 
 
 # Optional model keys that go to the encoder itself, and only to encoders
@@ -115,14 +117,20 @@ def encoder_kwargs(model_section):
     return kwargs
 
 
-def build_model(config, input_shape, num_classes, multi_label=()):
+def build_model(config, input_shape, num_classes, multi_label=(),
+                image_channels=None):
     """Builds an uncompiled ``ContrastiveModel`` from a point config.
 
     ``model.bn_momentum`` (every BatchNorm of encoder and head),
-    ``model.per_view_forward`` and ``model.probe_views`` (see
-    ``ContrastiveModel``) are optional, with ``MODEL_DEFAULTS``;
-    ``model.pool`` goes to encoders that take it (``small_resnet``: "last"
-    or "stages"), see ``encoder_kwargs``.
+    ``model.per_view_forward``, ``model.probe_views``, ``model.objective``
+    (``contrastive``, ``autoencoder`` or ``hybrid``) and
+    ``model.recon_weight`` (see ``ContrastiveModel``) are optional, with
+    ``MODEL_DEFAULTS``. The autoencoder and hybrid objectives get a
+    ``conv_decoder`` (the encoder's width, weight decay and BatchNorm
+    momentum) reconstructing the first ``image_channels`` input channels
+    (default: all; ``pretrain_point`` passes the dataset's image channels,
+    leaving out RandBit's extra ones). ``model.pool`` goes to encoders that
+    take it (``small_resnet``: "last" or "stages"), see ``encoder_kwargs``.
     """
     m = {**MODEL_DEFAULTS, **config["model"]}
     encoder = ENCODERS[m["encoder"]](tuple(input_shape), **encoder_kwargs(m))
@@ -131,11 +139,19 @@ def build_model(config, input_shape, num_classes, multi_label=()):
         hidden_units=m["head_hidden_units"] * m["width"],
         output_units=m["head_output_units"], weight_decay=m["weight_decay"],
         bn_momentum=m["bn_momentum"])
+    decoder = None
+    if m["objective"] != "contrastive":
+        decoder = conv_decoder(
+            encoder.outputs[0].shape[-1],
+            decodable_shape(encoder, image_channels), width=m["width"],
+            weight_decay=m["weight_decay"], bn_momentum=m["bn_momentum"])
     return ContrastiveModel(encoder, head, loss=make_point_loss(config),
                             probes=dict(num_classes),
                             multi_label=tuple(multi_label),
                             per_view_forward=m["per_view_forward"],
-                            probe_views=m["probe_views"])
+                            probe_views=m["probe_views"], decoder=decoder,
+                            objective=m["objective"],
+                            recon_weight=m["recon_weight"])
 
 
 OPTIMIZERS = ("adam", "sgd", "lars")
@@ -492,7 +508,8 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     Returns:
         ``(metrics, model)``; metrics maps ``linear/<label>``,
         ``online/<label>``, ``knn/<label>``, ``contrastive_acc``,
-        ``train_time_s`` and ``eval_time_s`` to floats.
+        ``train_time_s``, ``train_images_per_s`` (training examples per
+        second of ``fit``, each one two views) and ``eval_time_s`` to floats.
     """
     if strategy is None or isinstance(strategy, str):
         strategy = distribute.get_strategy(strategy or "none")
@@ -508,7 +525,8 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     train = pretrain_dataset(ds.train, augment=config["data"]["augment"],
                              batch_size=batch_size, seed=config["seed"])
     with strategy.scope():
-        model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
+        model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label,
+                            image_channels=ds.input_shape[-1] - ds.train.num_extra)
         strategy.prepare_model(model, sync_batch_norm=sync_batch_norm)
         compile_model(model, config, steps)
     extra = list(callbacks) + ([StopCheck(check)] if check else [])
@@ -539,6 +557,11 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     metrics["contrastive_acc"] = float(last.get("contrastive_acc", float("nan")))
     metrics["train_time_s"] = round(
         sum(e["time_s"] for e in epochs) if epochs else train_time, 2)
+    # Training examples (each two augmented views) per second of fit, the
+    # first epoch's tracing/compilation included.
+    metrics["train_images_per_s"] = round(
+        steps * batch_size * config["optim"]["epochs"]
+        / max(metrics["train_time_s"], 1e-9), 1)
     metrics["eval_time_s"] = round(eval_time, 2)
     if point_dir is not None:
         if save_model:

@@ -94,8 +94,11 @@ def table(record, metric=None):
     x, rows_key = figure.get("x"), figure.get("lines")
     params = runs[0]["params"]
     if x in params and rows_key in params:
-        xs = sorted({r["params"][x] for r in runs})
-        ys = sorted({r["params"][rows_key] for r in runs})
+        # Only the rows and columns of points that have the metric (an
+        # experiment mixing datasets has per-dataset labels).
+        shown = [dict(key) for key in cells]
+        xs = sorted({p[x] for p in shown if x in p})
+        ys = sorted({p[rows_key] for p in shown if rows_key in p})
         grid = {}
         for key, value in cells.items():
             p = dict(key)

@@ -277,7 +277,7 @@ def prepare(argv):
     name = meta.get("name") or request["exp"]
     configs = []
     for params in points:
-        c = cfg.point_config(base, params)
+        c = cfg.point_config(base, params, meta.get("variants"))
         c["name"] = name
         configs.append(c)
     strategy = make_strategy(request, configs)
@@ -342,9 +342,10 @@ def check_points(configs):
     from kcontrast.data.augment import AUGMENTATIONS
     from kcontrast.evaluation.linear_probe import OPTIMIZERS as PROBE_OPTIMIZERS
     from kcontrast.models import ENCODERS
+    from kcontrast.models.contrastive_model import OBJECTIVES
     from kcontrast.models.contrastive_model import PROBE_VIEWS
 
-    datasets = {}
+    datasets, decodable = {}, set()
     for c in configs:
         key = _data_key(c)
         if key not in datasets:
@@ -362,6 +363,7 @@ def check_points(configs):
             ("data.augment", c["data"]["augment"], AUGMENTATIONS),
             ("model.encoder", c["model"]["encoder"], ENCODERS),
             ("model.probe_views", c["model"].get("probe_views", "both"), PROBE_VIEWS),
+            ("model.objective", c["model"].get("objective", "contrastive"), OBJECTIVES),
             ("optim.optimizer", c["optim"]["optimizer"], pretrain.OPTIMIZERS),
             ("optim.schedule", c["optim"]["schedule"], pretrain.SCHEDULES),
             ("eval.linear.optimizer", c["eval"]["linear"]["optimizer"], PROBE_OPTIMIZERS),
@@ -376,6 +378,17 @@ def check_points(configs):
             pretrain.check_optim(c)
         except ValueError as e:
             raise UsageError(_one_line(e)) from None
+        if c["model"].get("objective", "contrastive") != "contrastive":
+            # Can the encoder's representation be decoded at this input?
+            model_key = json.dumps([c["model"], list(ds.input_shape)], sort_keys=True)
+            if model_key not in decodable:
+                try:
+                    pretrain.build_model(
+                        c, ds.input_shape, ds.num_classes, ds.multi_label,
+                        image_channels=ds.input_shape[-1] - ds.train.num_extra)
+                except ValueError as e:
+                    raise UsageError(_one_line(e)) from None
+                decodable.add(model_key)
     return datasets
 
 

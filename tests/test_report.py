@@ -80,3 +80,15 @@ def test_spread_row_under_the_pivot_table():
     # Another metric's table has no spread row.
     record["runs"] = [dict(r, metrics={**r["metrics"], "knn/label": 0.5}) for r in runs]
     assert "spread" not in report.table(record, "knn/label")
+
+
+def test_pivot_table_shows_only_the_points_with_the_metric():
+    """Mixed datasets (mitigation): a label exists only under some x."""
+    runs = [{"params": {"condition": c, "method": m},
+             "metrics": ({"linear/label": 0.5} if c.startswith("bits")
+                         else {"linear/object": 0.7})}
+            for c in ("bits_05", "digits_1") for m in ("ifm", "nt_xent")]
+    record = {"config": {"figure": {"x": "condition", "lines": "method"}}, "runs": runs}
+    lines = report.table(record, "linear/object").splitlines()
+    assert lines[0] == "| linear/object: method \\ condition | digits_1 |"
+    assert lines[2:] == ["| ifm | 0.700 |", "| nt_xent | 0.700 |"]

@@ -51,6 +51,12 @@ class DecoupledNTXent(GeneralizedContrastiveLoss):
         temperature: t > 0 (paper default 1.0).
         lambda_weight: lambda >= 0 (paper default 0.1).
         scale: overall factor > 0.
+        ifm_epsilon: eps >= 0 of implicit feature modification (0: off):
+            with c_i lowered by eps the alignment becomes A + eps / d, and
+            in D_all each row's positive is lowered and every other row
+            but itself raised by eps before the division by t; see
+            `GeneralizedContrastiveLoss`.
+        ifm_weight: w in [0, 1]: loss = (1 - w) * standard + w * perturbed.
         gather: optional scale-out hook, see `GeneralizedContrastiveLoss`.
         name, reduction, dtype: as for `keras.losses.Loss`.
 
@@ -67,12 +73,14 @@ class DecoupledNTXent(GeneralizedContrastiveLoss):
     """
 
     def __init__(self, temperature=1.0, lambda_weight=0.1, scale=1.0,
-                 gather=None, name="decoupled_nt_xent",
-                 reduction="sum_over_batch_size", dtype="float32"):
+                 ifm_epsilon=0.0, ifm_weight=0.5, gather=None,
+                 name="decoupled_nt_xent", reduction="sum_over_batch_size",
+                 dtype="float32"):
         super().__init__(distribution="logsumexp", lambda_weight=lambda_weight,
                          temperature=temperature, normalize=True, scale=scale,
-                         gather=gather, name=name, reduction=reduction,
-                         dtype=dtype)
+                         gather=gather, ifm_epsilon=ifm_epsilon,
+                         ifm_weight=ifm_weight, name=name,
+                         reduction=reduction, dtype=dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kcontrast import checks
+from kcontrast.losses import ifm
 from kcontrast.losses.alignment import alignment
 from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.logsumexp_distribution import logsumexp_distribution
@@ -56,6 +57,12 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             alignment stays local; the logsumexp term takes the local rows
             as anchors against all gathered rows; SWD matches the gathered
             batch. A runtime attribute, not part of `get_config`.
+        ifm_epsilon: eps >= 0 of implicit feature modification
+            (logsumexp only; see `kcontrast.losses.ifm`): each positive
+            pair's similarity lowered by eps, in the alignment (which then
+            grows by eps / d) and in the logsumexp term, every negative's
+            raised by eps there (self kept); 0 (default) is off.
+        ifm_weight: w in [0, 1]: loss = (1 - w) * standard + w * perturbed.
         name, reduction, dtype: as for `keras.losses.Loss`; the loss is
             computed in float32.
 
@@ -75,8 +82,9 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
 
     def __init__(self, distribution="logsumexp", prior="normal",
                  lambda_weight=1.0, temperature=1.0, normalize=None,
-                 scale=1.0, seed=None, gather=None, name=None,
-                 reduction="sum_over_batch_size", dtype="float32"):
+                 scale=1.0, seed=None, gather=None, ifm_epsilon=0.0,
+                 ifm_weight=0.5, name=None, reduction="sum_over_batch_size",
+                 dtype="float32"):
         super().__init__(name=name or f"generalized_{distribution}",
                          reduction=reduction, dtype=dtype)
         self.distribution = checks.check_choice(
@@ -90,16 +98,26 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
         self.normalize = bool(normalize)
         self.seed = checks.check_seed(seed, allow_none=True)
         self.gather = gather
+        self.ifm_epsilon, self.ifm_weight = ifm.check_ifm(ifm_epsilon,
+                                                          ifm_weight)
+        if distribution != "logsumexp" and self.ifm_epsilon > 0:
+            raise ValueError(
+                "Expected ifm_epsilon=0 for distribution='swd' (IFM perturbs "
+                "the logsumexp term's similarities); Received: "
+                f"ifm_epsilon={ifm_epsilon!r}")
         if distribution == "swd":
             self.seed_generator = keras.random.SeedGenerator(
                 seed, name=f"{self.name}_seed_generator")
         else:
             self.seed_generator = None
 
-    def distribution_term(self, h, h_all):
-        """D(H) for local rows `h` and gathered rows `h_all` (`[2n|2N, d]`)."""
+    def distribution_term(self, h, h_all, ifm_epsilon=0.0, offset=0):
+        """D(H) for local rows `h` and gathered rows `h_all` (`[2n|2N, d]`);
+        with `ifm_epsilon` > 0 the IFM-perturbed logsumexp term."""
         if self.distribution == "logsumexp":
-            return logsumexp_distribution(h, self.temperature, h_all)
+            return logsumexp_distribution(h, self.temperature, h_all,
+                                          ifm_epsilon=ifm_epsilon,
+                                          offset=offset)
         dim = h.shape[-1]
         if dim is None:
             raise ValueError(
@@ -115,15 +133,23 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
         min_batch = 2 if self.distribution == "logsumexp" else 1
         checks.check_views(y_true, y_pred, min_batch=min_batch)
         z1, z2 = to_float32(y_true), to_float32(y_pred)
-        z1_all, z2_all, _ = apply_gather(self.gather, z1, z2)
+        z1_all, z2_all, offset = apply_gather(self.gather, z1, z2)
         if self.normalize:
             z1, z2 = l2_normalize(z1), l2_normalize(z2)
             if z1_all is not None:
                 z1_all, z2_all = l2_normalize(z1_all), l2_normalize(z2_all)
         h = ops.concatenate([z1, z2], axis=0)
         h_all = h if z1_all is None else ops.concatenate([z1_all, z2_all], 0)
-        total = (alignment(z1, z2)
-                 + self.lambda_weight * self.distribution_term(h, h_all))
+        align = alignment(z1, z2)
+        total = align + self.lambda_weight * self.distribution_term(h, h_all)
+        if self.ifm_epsilon > 0 and self.ifm_weight > 0:
+            # Each pair's dot product lowered by eps raises the alignment
+            # mean_i (|h1_i|^2 + |h2_i|^2 - 2 h1_i.h2_i) / (2d) by eps / d.
+            dim = ops.cast(ops.shape(z1)[-1], "float32")
+            perturbed = (align + self.ifm_epsilon / dim
+                         + self.lambda_weight * self.distribution_term(
+                             h, h_all, self.ifm_epsilon, offset))
+            total = ifm.mix(total, perturbed, self.ifm_weight)
         return self.scale * total
 
     def get_config(self):
@@ -136,5 +162,7 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             "normalize": self.normalize,
             "scale": self.scale,
             "seed": self.seed,
+            "ifm_epsilon": self.ifm_epsilon,
+            "ifm_weight": self.ifm_weight,
         })
         return config

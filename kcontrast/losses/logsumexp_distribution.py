@@ -5,10 +5,27 @@ import math
 from keras import ops
 
 from kcontrast import checks
+from kcontrast.losses.ifm import perturb
 from kcontrast.losses.normalize import to_float32
 
 
-def logsumexp_distribution(h, temperature, h_all=None):
+def _pair_masks(m, big_m, offset):
+    """Boolean `[m, M]` (self, positive) masks of the stacked local rows
+    `[h1; h2]` (m = 2n) against the stacked gathered rows (M = 2N), the
+    local rows starting at row `offset` of each gathered view."""
+    n, big_n = m // 2, big_m // 2
+    rows = ops.arange(m, dtype="int32")
+    view = rows // n
+    local = rows - view * n + ops.cast(offset, "int32")
+    self_col = local + view * big_n
+    pos_col = local + (1 - view) * big_n
+    cols = ops.expand_dims(ops.arange(big_m, dtype="int32"), 0)
+    return (ops.equal(cols, ops.expand_dims(self_col, 1)),
+            ops.equal(cols, ops.expand_dims(pos_col, 1)))
+
+
+def logsumexp_distribution(h, temperature, h_all=None, ifm_epsilon=0.0,
+                           offset=0):
     """Mean over rows of the logsumexp of the row's similarities, minus log d.
 
     ```
@@ -27,10 +44,19 @@ def logsumexp_distribution(h, temperature, h_all=None):
     anchors stay the local rows of `h` and k runs over the rows of `h_all`.
     `h_all = h` is the single-device value.
 
+    IFM (`ifm_epsilon` = eps > 0, see `kcontrast.losses.ifm`): the rows
+    are read as the two stacked views `[h1; h2]` (m = 2n, and M = 2N for
+    `h_all`, the local rows at `offset` in each view); before the division
+    by t each row's positive (its partner in the other view) is lowered by
+    eps, every other row but itself raised by eps, the self-similarity
+    kept. This returns the perturbed term only (the caller mixes).
+
     Args:
         h: `[m, d]`, m >= 2.
         temperature: t > 0.
         h_all: optional `[M, d]` gathered rows.
+        ifm_epsilon: eps >= 0 (0: no perturbation; then m need not be even).
+        offset: row of the local rows in each gathered view (IFM only).
 
     Returns:
         Scalar float32.
@@ -54,5 +80,12 @@ def logsumexp_distribution(h, temperature, h_all=None):
         log_dim = ops.log(ops.cast(ops.shape(h)[-1], "float32"))
     else:
         log_dim = math.log(dim)
-    scores = ops.matmul(h, ops.transpose(h_all)) * (1.0 / temperature)
+    scores = ops.matmul(h, ops.transpose(h_all))
+    epsilon = checks.check_non_negative(ifm_epsilon, "ifm_epsilon")
+    if epsilon > 0:
+        is_self, positive = _pair_masks(ops.shape(h)[0], ops.shape(h_all)[0],
+                                        offset)
+        negative = ops.logical_not(ops.logical_or(is_self, positive))
+        scores = perturb(scores, positive, negative, epsilon)
+    scores = scores * (1.0 / temperature)
     return ops.mean(ops.logsumexp(scores, axis=-1)) - log_dim

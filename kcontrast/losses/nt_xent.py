@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kcontrast import checks
+from kcontrast.losses import ifm
 from kcontrast.losses.gather import apply_gather
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
@@ -23,8 +24,24 @@ def _self_mask(n, offset, num_cols):
     return ops.equal(ops.expand_dims(rows, 1), ops.expand_dims(cols, 0))
 
 
+def _cross_entropy(logits, target, positive, epsilon_t, weight):
+    """Mean softmax cross-entropy of rows `logits` `[m, M]` against the
+    positive logit `target` `[m]`; with IFM (`epsilon_t` = eps / t > 0) the
+    mix of that and the cross-entropy with the positive logit lowered and
+    every other logit raised by eps / t. `positive`: a callable returning
+    the boolean `[m, M]` mask of the positive entries (built only for IFM).
+    Masked self logits (-LARGE_NUM) stay at exp(.) = 0 when raised."""
+    standard = ops.mean(ops.logsumexp(logits, axis=-1) - target)
+    if epsilon_t == 0.0 or weight == 0.0:
+        return standard
+    mask = positive()
+    raised = ifm.perturb(logits, mask, ops.logical_not(mask), epsilon_t)
+    perturbed = ops.mean(ops.logsumexp(raised, axis=-1) - (target - epsilon_t))
+    return ifm.mix(standard, perturbed, weight)
+
+
 def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
-            z2_all=None, offset=0):
+            z2_all=None, offset=0, ifm_epsilon=0.0, ifm_weight=0.5):
     """NT-Xent loss between the projections of two views.
 
     SimCLR form. With h = l2_normalize(z), H = [h1; h2] (2n rows) and the
@@ -89,6 +106,19 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     With `z1_all = z1`, `z2_all = z2`, `offset = 0` (the
     default) this is the single-device loss.
 
+    Implicit feature modification (IFM, Robinson et al. 2021, arXiv
+    2106.11230; see `kcontrast.losses.ifm`): with `ifm_epsilon` = eps > 0
+    every anchor's cross-entropy is also computed with its positive cosine
+    lowered by eps and every negative cosine raised by eps (before the
+    division by t), and the loss is
+
+    ```
+    loss = (1 - w) * loss(eps = 0) + w * loss(eps),    w = ifm_weight
+    ```
+
+    in every form (the "negatives" being that form's other logits).
+    eps = 0 or w = 0 is the standard loss.
+
     Args:
         z1, z2: `[n, d]` projections of the two views, n >= 2.
         temperature: t > 0.
@@ -96,6 +126,8 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         z1_all, z2_all: optional `[N, d]` gathered projections.
         offset: int or scalar tensor, position of the local rows in the
             gathered ones.
+        ifm_epsilon: IFM's eps >= 0 (0: off).
+        ifm_weight: IFM's w in [0, 1], the perturbed loss's share.
 
     Returns:
         Scalar float32.
@@ -108,6 +140,7 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     temperature = checks.check_positive(temperature, "temperature")
     checks.check_choice(form, FORMS, "form")
     checks.check_views(z1, z2)
+    eps, weight = ifm.check_ifm(ifm_epsilon, ifm_weight)
     h1 = l2_normalize(z1)
     h2 = l2_normalize(z2)
     if z1_all is None and z2_all is None:
@@ -125,6 +158,7 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
     n = ops.shape(h1)[0]
     big_n = ops.shape(a1)[0]
     inv_t = 1.0 / temperature
+    eps_t = eps * inv_t
 
     if form == "simclr":
         h = ops.concatenate([h1, h2], axis=0)
@@ -136,14 +170,21 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         logits = ops.where(mask, -LARGE_NUM, logits)
         pos = ops.sum(h1 * h2, axis=-1) * inv_t
         pos = ops.concatenate([pos, pos], axis=0)
-        return ops.mean(ops.logsumexp(logits, axis=-1) - pos)
+        return _cross_entropy(
+            logits, pos,
+            lambda: ops.concatenate(
+                [_self_mask(n, big_n + offset, 2 * big_n),
+                 _self_mask(n, offset, 2 * big_n)], axis=0),
+            eps_t, weight)
 
     labels = ops.expand_dims(ops.arange(n) + ops.cast(offset, "int32"), 1)
     if form == "companion":
         def cross_entropy(ha, ab):
             logits = ops.matmul(ha, ops.transpose(ab)) * inv_t
             target = ops.take_along_axis(logits, labels, axis=1)[:, 0]
-            return ops.mean(ops.logsumexp(logits, axis=-1) - target)
+            return _cross_entropy(
+                logits, target, lambda: _self_mask(n, offset, big_n),
+                eps_t, weight)
 
         # Column i of L = h1 a2^T / t is row i of h2 a1^T / t.
         return cross_entropy(h1, a2) + cross_entropy(h2, a1)
@@ -157,7 +198,11 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         logits_aa = ops.where(mask, -LARGE_NUM, logits_aa)
         logits = ops.concatenate([logits_ab, logits_aa], axis=1)
         target = ops.take_along_axis(logits_ab, labels, axis=1)[:, 0]
-        return ops.mean(ops.logsumexp(logits, axis=-1) - target)
+        return _cross_entropy(
+            logits, target,
+            lambda: ops.concatenate(
+                [mask, ops.zeros((n, big_n), "bool")], axis=1),
+            eps_t, weight)
 
     loss_a = one_direction(h1, a1, a2)
     loss_b = one_direction(h2, a2, a1)
@@ -178,6 +223,11 @@ class NTXent(keras.losses.Loss):
             `"companion"` (the companion RandBits notebook: n x n
             cross-view logits only, the a->b and b->a losses summed; see
             `nt_xent` for its exact relation to the others).
+        ifm_epsilon: eps >= 0 of implicit feature modification (Robinson
+            et al. 2021): positive cosines lowered and negative cosines
+            raised by eps before dividing by t (0, the default: off).
+        ifm_weight: w in [0, 1]; the loss is (1 - w) * standard + w *
+            perturbed (default 0.5, the paper's equal weighting).
         gather: optional scale-out hook, `gather(z) -> (z_all, offset)`,
             giving the projections of all replicas (global negatives; see
             `kcontrast.losses.gather`). A runtime attribute, not part of
@@ -202,21 +252,25 @@ class NTXent(keras.losses.Loss):
 
     seed_generator = None
 
-    def __init__(self, temperature=0.2, form="simclr", gather=None,
-                 name="nt_xent", reduction="sum_over_batch_size",
-                 dtype="float32"):
+    def __init__(self, temperature=0.2, form="simclr", ifm_epsilon=0.0,
+                 ifm_weight=0.5, gather=None, name="nt_xent",
+                 reduction="sum_over_batch_size", dtype="float32"):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.temperature = checks.check_positive(temperature, "temperature")
         self.form = checks.check_choice(form, FORMS, "form")
+        self.ifm_epsilon, self.ifm_weight = ifm.check_ifm(ifm_epsilon,
+                                                          ifm_weight)
         self.gather = gather
 
     def call(self, y_true, y_pred):
         z1, z2 = to_float32(y_true), to_float32(y_pred)
         z1_all, z2_all, offset = apply_gather(self.gather, z1, z2)
         return nt_xent(z1, z2, self.temperature, self.form, z1_all, z2_all,
-                       offset)
+                       offset, self.ifm_epsilon, self.ifm_weight)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"temperature": self.temperature, "form": self.form})
+        config.update({"temperature": self.temperature, "form": self.form,
+                       "ifm_epsilon": self.ifm_epsilon,
+                       "ifm_weight": self.ifm_weight})
         return config

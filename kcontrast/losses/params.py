@@ -25,6 +25,14 @@ PARAM_TYPES = {
     "form": str,
 }
 
+# Hyper-parameters an experiment's loss section holds only when it asks for
+# them (``loss_section(..., ifm_epsilon=0.0)``): options that are off by
+# default, kept out of every other experiment's recorded point configs.
+OPTIONAL_PARAM_TYPES = {
+    "ifm_epsilon": float,
+    "ifm_weight": float,
+}
+
 
 def loss_params(name):
     """The hyper-parameter names of registered loss ``name``, in signature

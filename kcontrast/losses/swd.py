@@ -36,7 +36,8 @@ class _SWDLoss(GeneralizedContrastiveLoss):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("distribution", "prior", "normalize", "temperature"):
+        for key in ("distribution", "prior", "normalize", "temperature",
+                    "ifm_epsilon", "ifm_weight"):
             config.pop(key)
         return config
 

@@ -8,6 +8,8 @@
 """
 
 from kcontrast.models.contrastive_model import ContrastiveModel
+from kcontrast.models.decoder import conv_decoder
+from kcontrast.models.decoder import decodable_shape
 from kcontrast.models.projection_head import projection_head
 from kcontrast.models.resnet import VARIANTS as _RESNETS
 from kcontrast.models.resnet import resnet18, resnet50
@@ -16,5 +18,5 @@ from kcontrast.models.small_resnet import small_resnet
 
 ENCODERS = {"small_convnet": small_convnet, "small_resnet": small_resnet, **_RESNETS}
 
-__all__ = ["ContrastiveModel", "ENCODERS", "projection_head", "resnet18", "resnet50",
-           "small_convnet", "small_resnet"]
+__all__ = ["ContrastiveModel", "ENCODERS", "conv_decoder", "decodable_shape",
+           "projection_head", "resnet18", "resnet50", "small_convnet", "small_resnet"]

@@ -7,11 +7,14 @@ from keras import layers, ops
 from kcontrast import checks
 from kcontrast.losses import NTXent
 from kcontrast.metrics import contrastive_accuracy
+from kcontrast.models.decoder import decodable_shape
 from kcontrast.models.train_step import backend_steps
 
 VIEW_KEYS = ("view1", "view2")
 # Which views' representations train the online probes.
 PROBE_VIEWS = ("both", "first")
+# What the encoder is trained for (see ContrastiveModel, "Objectives").
+OBJECTIVES = ("contrastive", "autoencoder", "hybrid")
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
@@ -31,6 +34,22 @@ class ContrastiveModel(keras.Model):
         probe_<name>_loss = CE(probe_<name>(stop_gradient(h)), [y; y])
         reg_loss = sum of the kernels' L2 penalties
         loss = contrastive_loss + sum(probe losses) + reg_loss
+
+    Objectives. With a ``decoder`` (``[B, D]`` -> ``[B, H, W, C']``, e.g.
+    ``kcontrast.models.conv_decoder``) the step also reconstructs each
+    view's first C' channels (the image channels, not RandBit's extra ones)
+    from its representation::
+
+        recon_loss = mean over [2n, H, W, C'] of (decoder(h) - [view1; view2][..., :C'])^2
+
+    and ``objective`` says what trains the encoder:
+
+    - ``"contrastive"`` (default, no decoder): as above;
+    - ``"autoencoder"``: ``loss = recon_loss + probes + reg`` (the
+      contrastive loss is still computed and logged, with weight 0, so
+      the head's gradients are zeros rather than missing);
+    - ``"hybrid"``: ``loss = contrastive_loss + recon_weight * recon_loss
+      + probes + reg``.
 
     With ``per_view_forward=True`` the encoder and head run once per view
     (``h1, z1 = f, g(view1)``; ``h2, z2 = f, g(view2)``), as the companion
@@ -57,7 +76,7 @@ class ContrastiveModel(keras.Model):
     Metrics shown by ``fit``: ``loss``, ``contrastive_loss``,
     ``contrastive_acc`` (fraction of the 2n views whose most similar other
     view is their partner), ``reg_loss``, and ``probe_<name>_loss`` /
-    ``probe_<name>_acc`` per probe.
+    ``probe_<name>_acc`` per probe, and ``recon_loss`` with a decoder.
 
     ``call(images)`` returns a dict of named features, all ``[B, ...]``:
     ``"stage<i>"`` (each encoder stage's feature map, globally average
@@ -79,6 +98,11 @@ class ContrastiveModel(keras.Model):
             concatenated (default False).
         probe_views: ``"both"`` (default) or ``"first"``: the views whose
             representations train the online probes.
+        decoder: ``None`` or a ``keras.Model`` ``[B, D]`` -> ``[B, H, W,
+            C']`` with the encoder's H, W and C' <= its C channels;
+            required by the ``"autoencoder"`` and ``"hybrid"`` objectives.
+        objective: ``"contrastive"``, ``"autoencoder"`` or ``"hybrid"``.
+        recon_weight: weight >= 0 of ``recon_loss`` in ``"hybrid"``.
 
     >>> from kcontrast.models import small_convnet, projection_head
     >>> enc = small_convnet((28, 28, 1))
@@ -89,7 +113,8 @@ class ContrastiveModel(keras.Model):
     """
 
     def __init__(self, encoder, head, loss=None, probes=None, multi_label=(),
-                 per_view_forward=False, probe_views="both", **kwargs):
+                 per_view_forward=False, probe_views="both", decoder=None,
+                 objective="contrastive", recon_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(per_view_forward, bool):
             raise ValueError(
@@ -103,6 +128,7 @@ class ContrastiveModel(keras.Model):
         if not isinstance(head, keras.Model):
             raise ValueError(
                 f"Expected head to be a keras.Model; Received: head={head!r}")
+        self._check_decoder(encoder, decoder, objective, recon_weight)
         probes = dict(probes or {})
         for name, classes in probes.items():
             if not isinstance(name, str) or not name.isidentifier():
@@ -131,6 +157,9 @@ class ContrastiveModel(keras.Model):
         self.multi_label = tuple(sorted(multi_label))
         self.per_view_forward = per_view_forward
         self.probe_views = probe_views
+        self.decoder = decoder
+        self.objective = objective
+        self.recon_weight = float(recon_weight)
         rep_dim = encoder.outputs[0].shape[-1]
         self.probes = {}
         for name, classes in probes.items():
@@ -142,6 +171,36 @@ class ContrastiveModel(keras.Model):
         self.built = True
 
     # ------------------------------------------------------------------ model
+    @staticmethod
+    def _check_decoder(encoder, decoder, objective, recon_weight):
+        """Refuses a decoder that does not fit the encoder or the objective."""
+        checks.check_choice(objective, OBJECTIVES, "objective")
+        checks.check_non_negative(recon_weight, "recon_weight")
+        if objective == "contrastive":
+            if decoder is not None:
+                raise ValueError(
+                    "Expected decoder=None for objective='contrastive' (use "
+                    "'autoencoder' or 'hybrid' to train a decoder); Received: "
+                    f"decoder={decoder.name!r}")
+            return
+        if decoder is None:
+            raise ValueError(
+                f"Expected a decoder for objective={objective!r}; "
+                "Received: decoder=None")
+        height, width, channels = decodable_shape(encoder)
+        if not isinstance(decoder, keras.Model) or len(decoder.outputs) != 1:
+            raise ValueError("Expected decoder to be a keras.Model with one "
+                             f"output; Received: decoder={decoder!r}")
+        dim = encoder.outputs[0].shape[-1]
+        takes = tuple(decoder.inputs[0].shape[1:])
+        gives = tuple(decoder.outputs[0].shape[1:])
+        if (takes != (dim,) or len(gives) != 3 or gives[:2] != (height, width)
+                or gives[2] is None or gives[2] > channels):
+            raise ValueError(
+                f"Expected a decoder [B, {dim}] -> [B, {height}, {width}, C<="
+                f"{channels}] for this encoder; Received: decoder {takes} -> "
+                f"{gives}")
+
     @staticmethod
     def _feature_model(encoder, head):
         """One functional model exposing every named feature of f and g."""
@@ -228,6 +287,8 @@ class ContrastiveModel(keras.Model):
     # -------------------------------------------------------------- metrics
     def _metric_names(self):
         names = ["loss", "contrastive_loss", "contrastive_acc", "reg_loss"]
+        if self.decoder is not None:
+            names.append("recon_loss")
         for name in self.probes:
             names += [f"probe_{name}_loss", f"probe_{name}_acc"]
         return names
@@ -279,6 +340,20 @@ class ContrastiveModel(keras.Model):
         losses = self.losses
         return ops.sum(ops.stack(losses)) if losses else ops.zeros(())
 
+    def _reconstruction_loss(self, h1, h2, v1, v2, training):
+        """Pixel MSE of the decoded views against their image channels."""
+        channels = self.decoder.outputs[0].shape[-1]
+        if self.per_view_forward:  # per-view BatchNorm statistics, as f
+            decoded = ops.concatenate(
+                [self.decoder(h1, training=training),
+                 self.decoder(h2, training=training)], axis=0)
+        else:
+            decoded = self.decoder(ops.concatenate([h1, h2], axis=0),
+                                   training=training)
+        target = ops.concatenate([v1, v2], axis=0)[..., :channels]
+        return ops.mean(ops.square(ops.cast(decoded, "float32")
+                                   - ops.cast(target, "float32")))
+
     def compute_step(self, x, y=None, training=True):
         """Backend-neutral losses and metrics of one batch.
 
@@ -307,6 +382,13 @@ class ContrastiveModel(keras.Model):
             values["contrastive_loss"] = contrastive
             values["contrastive_acc"] = contrastive_accuracy(
                 z1, z2, getattr(self.contrastive_loss, "gather", None))
+            if self.decoder is not None:
+                recon = self._reconstruction_loss(h1, h2, v1, v2, training)
+                values["recon_loss"] = recon
+                if self.objective == "autoencoder":
+                    contrastive = 0.0 * contrastive + recon
+                else:
+                    contrastive = contrastive + self.recon_weight * recon
             if training and self.probe_views == "both":
                 probe_h, repeat = ops.concatenate([h1, h2], axis=0), 2
             else:
@@ -347,12 +429,17 @@ class ContrastiveModel(keras.Model):
             "multi_label": list(self.multi_label),
             "per_view_forward": self.per_view_forward,
             "probe_views": self.probe_views,
+            "decoder": (None if self.decoder is None else
+                        keras.saving.serialize_keras_object(self.decoder)),
+            "objective": self.objective,
+            "recon_weight": self.recon_weight,
         })
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "head", "loss"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("encoder", "head", "loss", "decoder"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
