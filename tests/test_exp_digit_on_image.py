@@ -22,6 +22,7 @@ def _run(args, cwd):
 
 
 @pytest.mark.backend
+@pytest.mark.slow
 def test_quick_run_probes_object_and_heldout_digit(tmp_path):
     out = tmp_path / "run"
     result = _run(["--exp=digit_on_image", "--quick", "--nosave_models", f"--out={out}"],

@@ -19,6 +19,7 @@ def _run(args, cwd):
 
 
 @pytest.mark.backend
+@pytest.mark.slow
 def test_quick_run(tmp_path):
     out = tmp_path / "run"
     result = _run(["--exp=generalized_loss", "--quick", f"--out={out}"], cwd=tmp_path)

@@ -21,6 +21,7 @@ def _run(args, cwd, timeout=600):
 
 
 @pytest.mark.backend
+@pytest.mark.slow
 def test_mitigation_quick_run(tmp_path):
     out = tmp_path / "run"
     result = _run(["--exp=mitigation", "--quick", "--nosave_models", f"--out={out}"],

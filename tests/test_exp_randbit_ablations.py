@@ -20,6 +20,7 @@ def _run(args, cwd):
 
 
 @pytest.mark.backend
+@pytest.mark.slow
 def test_quick_run_reads_the_bits_back(tmp_path):
     out = tmp_path / "run"
     result = _run(["--exp=randbit_ablations", "--quick", "--nosave_models", f"--out={out}"],

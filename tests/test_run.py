@@ -266,6 +266,7 @@ def test_sigterm_keeps_finished_points_and_resume_completes(tmp_path):
 
 
 @pytest.mark.backend
+@pytest.mark.slow
 def test_multi_object_quick_run(tmp_path):
     """The main job's smoke size: both probe sets, presence mAP with its
     chance level, local-feature scores and figure, on every backend."""
