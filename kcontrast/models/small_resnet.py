@@ -39,7 +39,7 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
     was 0.66 on the pooled stage3 alone (0.85 after 1-digit pretraining),
     and 0.85 with all stages pooled and trained on (0.89 after 1-digit
     pretraining). The committed multi_object run (width 1, 310 steps,
-    three seeds) uses pool="stages": 0.881 after 4-digit against 0.926
+    three seeds) uses pool="stages": 0.876 after 4-digit against 0.927
     after 1-digit pretraining (experiments/README.md).
 
     Being fully convolutional with global average pooling, the
