@@ -31,3 +31,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@__import__("pytest").fixture
+def run_cli():
+    """``run_cli(args, cwd, timeout=600, module="kcontrast.run")`` runs
+    ``python -m module *args`` in a subprocess, as a user would, with this
+    checkout first on ``PYTHONPATH``; returns the ``CompletedProcess``
+    (text stdout and stderr captured)."""
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def run(args, cwd, timeout=600, module="kcontrast.run"):
+        env = dict(os.environ,
+                   PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run

@@ -5,27 +5,16 @@ trade-off panel) and bad input."""
 import json
 import os
 import struct
-import subprocess
-import sys
 
 import pytest
 
 from kcontrast import run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _run(args, cwd):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "kcontrast.run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.backend
 @pytest.mark.slow
-def test_quick_run_probes_object_and_heldout_digit(tmp_path):
+def test_quick_run_probes_object_and_heldout_digit(run_cli, tmp_path):
     out = tmp_path / "run"
-    result = _run(["--exp=digit_on_image", "--quick", "--nosave_models", f"--out={out}"],
+    result = run_cli(["--exp=digit_on_image", "--quick", "--nosave_models", f"--out={out}"],
                   cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     record = json.loads((out / "results.json").read_text())

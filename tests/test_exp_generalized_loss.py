@@ -4,25 +4,14 @@ backend, and bad input refused before anything is written."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _run(args, cwd):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "kcontrast.run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.backend
 @pytest.mark.slow
-def test_quick_run(tmp_path):
+def test_quick_run(run_cli, tmp_path):
     out = tmp_path / "run"
-    result = _run(["--exp=generalized_loss", "--quick", f"--out={out}"], cwd=tmp_path)
+    result = run_cli(["--exp=generalized_loss", "--quick", f"--out={out}"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     # The quick size caps the test split (data.test_examples) too.
     assert "features of 512 train / 1000 test images" in result.stdout
@@ -58,9 +47,9 @@ def test_quick_run(tmp_path):
     (["--loss=nope"], "nope"),
     (["--sweep=model.head_depth=-1"], "model.head_depth"),
 ])
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, needle):
+def test_bad_input_is_one_line_and_writes_nothing(run_cli, tmp_path, args, needle):
     out = tmp_path / "run"
-    result = _run(["--exp=generalized_loss", f"--out={out}", *args], cwd=tmp_path)
+    result = run_cli(["--exp=generalized_loss", f"--out={out}", *args], cwd=tmp_path)
     assert result.returncode == 2
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and needle in err[0], result.stderr

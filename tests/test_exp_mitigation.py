@@ -3,28 +3,16 @@ builders through the named conditions, IFM and the hybrid reconstruction
 objective trained by fit, throughput recorded, table and figure written."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from kcontrast import report
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _run(args, cwd, timeout=600):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "kcontrast.run", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.backend
 @pytest.mark.slow
-def test_mitigation_quick_run(tmp_path):
+def test_mitigation_quick_run(run_cli, tmp_path):
     out = tmp_path / "run"
-    result = _run(["--exp=mitigation", "--quick", "--nosave_models", f"--out={out}"],
+    result = run_cli(["--exp=mitigation", "--quick", "--nosave_models", f"--out={out}"],
                   cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     record = json.loads((out / "results.json").read_text())

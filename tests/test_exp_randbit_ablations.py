@@ -3,27 +3,16 @@ the quick run, what each ablation preset sweeps, and bad input."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from kcontrast import run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _run(args, cwd):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "kcontrast.run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 @pytest.mark.backend
 @pytest.mark.slow
-def test_quick_run_reads_the_bits_back(tmp_path):
+def test_quick_run_reads_the_bits_back(run_cli, tmp_path):
     out = tmp_path / "run"
-    result = _run(["--exp=randbit_ablations", "--quick", "--nosave_models", f"--out={out}"],
+    result = run_cli(["--exp=randbit_ablations", "--quick", "--nosave_models", f"--out={out}"],
                   cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     record = json.loads((out / "results.json").read_text())
