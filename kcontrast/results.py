@@ -185,7 +185,7 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
             groups.setdefault(params.get(lines) if lines else None, []).append(
                 (params[x], mean, sd, n))
         seeds = max((p[3] for pts in groups.values() for p in pts), default=1)
-        for key in sorted(groups, key=lambda k: (k is None, str(k))):
+        for key in sorted(groups, key=_legend_order):
             pts = sorted(groups[key], key=lambda p: p[0])
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
                         yerr=[p[2] for p in pts] if seeds > 1 else None,
@@ -204,6 +204,7 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
         ax.set_xlabel(x)
         if xscale:
             ax.set_xscale(xscale)
+        _integer_ticks(ax, [p[0] for pts in groups.values() for p in pts])
         ax.set_ylabel((label or metric) + (f"\n(mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
                       fontsize=8)
         if ylim:
@@ -220,12 +221,39 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
     atomic.write_bytes(path, buf.getvalue())
 
 
+def _legend_order(key):
+    """Sort key for legend entries: numbers by value (128 before 1000),
+    then everything else by text, then the ``None`` group last."""
+    number = isinstance(key, (int, float)) and not isinstance(key, bool)
+    return (key is None, not number, key if number else 0, str(key))
+
+
+def _integer_ticks(ax, xs):
+    """On an axis whose plotted values are all integers (bits, digits per
+    canvas, head depth), ticks at those values when they are few, else at
+    integers only: matplotlib's default would label 0.5, 1.5, ..."""
+    values = sorted({v for v in xs if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    if not values or any(float(v) != int(v) for v in values):
+        return
+    if ax.get_xscale() == "linear":
+        if len(values) <= 8:
+            ax.set_xticks(values)
+        else:
+            from matplotlib.ticker import MaxNLocator
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    elif ax.get_xscale() == "log" and len(values) <= 8:
+        from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+        ax.xaxis.set_major_locator(FixedLocator([v for v in values if v > 0]))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())
+
+
 def _draw_tradeoff(ax, runs, options, by, lines, lim):
     """The trade-off panel of ``write_figure``."""
     mx, my = options["x"], options["y"]
     curves = tradeoff_points(runs, mx, my, by, lines)
     seeds = max((p[1][2] for pts in curves.values() for p in pts), default=1)
-    for key in sorted(curves, key=lambda k: (k is None, str(k))):
+    for key in sorted(curves, key=_legend_order):
         pts = curves[key]
         ax.errorbar([p[1][0] for p in pts], [p[2][0] for p in pts],
                     xerr=[p[1][1] for p in pts] if seeds > 1 else None,

@@ -45,3 +45,31 @@ def test_figure_with_a_tradeoff_panel_and_log_x(tmp_path):
                                    "xlabel": "object", "ylabel": "digit"}, **figure)
     (w1, h1), (w2, h2) = _png_size(plain), _png_size(traded)
     assert h1 == h2 and w2 == w1 * 3 // 2   # a third panel, 5 inches at 120 dpi each
+
+
+def test_legend_orders_numbers_by_value_and_none_last():
+    keys = [1000, None, 256, 128, "b", "a"]
+    assert sorted(keys, key=results._legend_order) == [128, 256, 1000, "a", "b", None]
+
+
+def test_integer_axes_get_integer_ticks():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (few, many, real, logx) = plt.subplots(1, 4)
+    few.plot([0, 5, 10, 15, 20], [0] * 5)
+    results._integer_ticks(few, [0, 5, 10, 15, 20])
+    assert list(few.get_xticks()) == [0, 5, 10, 15, 20]
+    many.plot(range(0, 3), [0] * 3)
+    results._integer_ticks(many, list(range(12)))
+    assert all(float(t).is_integer() for t in many.get_xticks())
+    real.plot([0.05, 0.1, 0.2], [0] * 3)
+    before = list(real.get_xticks())
+    results._integer_ticks(real, [0.05, 0.1, 0.2])
+    assert list(real.get_xticks()) == before
+    logx.plot([1, 10, 100, 1000], [0] * 4)
+    logx.set_xscale("log")
+    results._integer_ticks(logx, [1, 10, 100, 1000])
+    assert list(logx.get_xticks()) == [1, 10, 100, 1000]
+    plt.close(fig)
