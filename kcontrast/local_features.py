@@ -58,6 +58,19 @@ receives, atomically (written beside it, then renamed):
        "best": {"ari": {"2": {"stage": .., "value": .., "pixels": ..}, ...},
                 "fg_ari": {...}}, "num_images": ..}
 
+What a stage's resolution allows. A stage map of h x w cells can only draw
+boundaries on its own grid, and the digits' masks follow thin ink strokes,
+so a coarse stage cannot reach the pixel baseline on all-pixel ARI whatever
+its features hold. Two model-free references per stage make that visible
+(``scores["resolution"][stage]``):
+
+- ``ceiling``: the masks themselves reduced to the stage's grid (each cell
+  takes the most frequent mask label of the pixels it covers, the cell
+  mapping above) and nearest-upsampled back: the best a perfect clustering
+  at that resolution scores (ties of labels go to the lower one);
+- ``pixels``: the raw-pixel baseline at that resolution: each cell's mean
+  pixel, clustered by the same K-means, upsampled the same way.
+
 Scores are computed when the dataset has masks unless ``--noscores``; on a
 dataset without masks the command says so and draws the figures only, and
 an explicit ``--scores`` is then a bad request. Bad requests (``--k`` < 2, an
@@ -238,6 +251,64 @@ def cluster_maps(maps, k, size, seed=0, n_init=3):
     return upsample_nearest(labels, size).astype(np.int32)
 
 
+def _cell_ids(size, grid):
+    """int ``[H*W]``: the cell of ``grid`` (h, w) each pixel falls in (the
+    ``upsample_nearest`` mapping), as ``row * w + col``."""
+    (height, width), (h, w) = size, grid
+    rows = (np.arange(height) * h) // height
+    cols = (np.arange(width) * w) // width
+    return (rows[:, None] * w + cols[None, :]).reshape(-1)
+
+
+def downsample_masks(masks, grid):
+    """int ``[N, H, W]`` -> ``[N, h, w]``: each cell's most frequent label
+    among the pixels it covers (ties to the lower label).
+
+    >>> m = np.zeros((1, 4, 4), np.int64); m[0, :2, :2] = 1; m[0, 0, 2] = 2
+    >>> downsample_masks(m, (2, 2))[0]
+    array([[1, 0],
+           [0, 0]])
+    """
+    masks = np.asarray(masks).astype(np.int64)
+    n, height, width = masks.shape
+    h, w = grid
+    labels = int(masks.max()) + 1
+    cells = np.broadcast_to(_cell_ids((height, width), grid), (n, height * width))
+    index = (np.arange(n)[:, None] * (h * w) + cells) * labels + masks.reshape(n, -1)
+    counts = np.bincount(index.reshape(-1), minlength=n * h * w * labels)
+    return counts.reshape(n, h, w, labels).argmax(axis=-1)
+
+
+def downsample_mean(images, grid):
+    """float ``[N, H, W, C]`` -> ``[N, h, w, C]``: each cell's mean pixel
+    (area averaging over the ``upsample_nearest`` cells)."""
+    images = np.asarray(images, np.float64)
+    n, height, width, channels = images.shape
+    h, w = grid
+    cells = _cell_ids((height, width), grid)
+    area = np.bincount(cells, minlength=h * w).astype(np.float64)
+    flat = images.reshape(n, height * width, channels)
+    sums = np.zeros((n, h * w, channels))
+    for i in range(n):
+        for c in range(channels):
+            sums[i, :, c] = np.bincount(cells, weights=flat[i, :, c], minlength=h * w)
+    return (sums / area[None, :, None]).reshape(n, h, w, channels).astype(np.float32)
+
+
+def resolution_references(masks, images, grid, ks, seed=0, n_init=3):
+    """The model-free references of a ``grid``-sized stage (module docstring):
+    ``{"size": [h, w], "ceiling": scores, "pixels": {str(k): scores}}``,
+    scores as ``cluster_scores`` gives them."""
+    size = np.asarray(masks).shape[1:3]
+    ceiling = upsample_nearest(downsample_masks(masks, grid), size)
+    small = downsample_mean(images, grid)
+    return {"size": [int(grid[0]), int(grid[1])],
+            "ceiling": _round(cluster_scores(masks, ceiling)),
+            "pixels": {str(k): _round(cluster_scores(masks, cluster_maps(small, k, size, seed,
+                                                                        n_init)))
+                       for k in ks}}
+
+
 def purity(masks, clusters):
     """Best-match purity of one image: sum over clusters of the size of its
     largest overlap with one mask label, divided by the number of pixels."""
@@ -351,7 +422,9 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
         "purity"}}``; ``"best"`` -> ``{"ari" | "fg_ari": {str(k): {"stage",
         "value", "pixels"}}}`` (the stage scoring highest at that k, its
         score and the raw-pixel baseline's; no entry where a score is
-        None); and ``"num_images"``.
+        None); ``"resolution"`` -> ``{stage: {"size", "ceiling", "pixels":
+        {str(k): scores}}}`` (the references at each stage's resolution,
+        ``resolution_references``); and ``"num_images"``.
 
     Raises:
         LocalFeaturesError (a ValueError): bad k, unknown stage, no masks.
@@ -372,6 +445,10 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
     maps = stage_maps(model_or_fn, images, stages, batch_size)
     clusters = cluster_rows(maps, split.images[:len(images)], ks, seed, n_init)
     table = _score_table(clusters, masks, ks)
+    table["resolution"] = {
+        name: resolution_references(masks, split.images[:len(images)], m.shape[1:3], ks,
+                                    seed, n_init)
+        for name, m in maps.items()}
     table["num_images"] = int(len(images))
     return table
 
@@ -581,6 +658,11 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
                 cells = "  ".join(f"{row} {cell(table[row][str(kk)][metric])}"
                                   for row in [PIXELS] + stages)
                 log(f"k={kk} {metric}: {cells}")
+                at = table["resolution"]
+                cells = "  ".join(
+                    f"{row} {cell(at[row]['ceiling'][metric])}/"
+                    f"{cell(at[row]['pixels'][str(kk)][metric])}" for row in stages)
+                log(f"k={kk} {metric} at each stage's resolution, ceiling/pixels: {cells}")
     log(f"local features: {out}")
     return result
 

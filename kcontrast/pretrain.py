@@ -351,7 +351,11 @@ def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
     Returns ``local_ari/<stage>`` (all pixels), ``local_fg_ari/<stage>``
     (object pixels only: are the objects told apart from each other) and
     ``local_purity/<stage>`` at ``options["k"]`` clusters; ``<stage>`` =
-    ``pixels`` is K-means on the raw pixels, the baseline. With ``figure``
+    ``pixels`` is K-means on the raw pixels, the baseline. At each stage's
+    resolution, the model-free references ``local_ari_ceiling/<stage>``
+    (the masks reduced to the stage's grid: the best that grid allows) and
+    ``local_ari_pixels_at/<stage>`` (raw pixels averaged to the grid), and
+    their ``local_fg_ari_*`` twins. With ``figure``
     (a path), also draws the cluster maps of ``options["figure_images"]``
     test images, one row per stage (``kcontrast.local_features``).
     """
@@ -364,12 +368,17 @@ def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
                                   seed=seed)
     metrics = {}
     for stage, by_k in scores.items():
-        if stage in ("best", "num_images"):
+        if stage in ("best", "num_images", "resolution"):
             continue
         for name in ("ari", "fg_ari", "purity"):
             value = by_k[str(k)].get(name)
             if value is not None:
                 metrics[f"local_{name}/{stage}"] = float(value)
+    for stage, ref in scores["resolution"].items():
+        for name in ("ari", "fg_ari"):
+            for kind, values in (("ceiling", ref["ceiling"]), ("pixels_at", ref["pixels"][str(k)])):
+                if values.get(name) is not None:
+                    metrics[f"local_{name}_{kind}/{stage}"] = float(values[name])
     if log:
         parts = []
         for name, best in scores["best"].items():

@@ -19,8 +19,9 @@ from sklearn.metrics import adjusted_rand_score
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset
 from kcontrast.local_features import (LocalFeaturesError, cluster_maps, cluster_scores,
-                                      local_feature_scores, main, purity, stage_maps,
-                                      upsample_nearest)
+                                      downsample_masks, downsample_mean,
+                                      local_feature_scores, main, purity,
+                                      resolution_references, stage_maps, upsample_nearest)
 from kcontrast.models import ContrastiveModel, projection_head, small_resnet
 from kcontrast.pretrain import save_point
 
@@ -126,7 +127,15 @@ def test_cli_on_a_trained_run_and_on_its_export(trained_run, tmp_path):
     assert record["k"] == [2, 3] and record["stages"] == ["stage1", "stage2", "stage3"]
     assert record["dataset"]["builder"] == "multi_digits" and record["images"] == 4
     scores = record["scores"]
-    assert set(scores) == {"pixels", "stage1", "stage2", "stage3", "best", "num_images"}
+    assert set(scores) == {"pixels", "stage1", "stage2", "stage3", "best", "resolution",
+                           "num_images"}
+    sizes = {stage: ref["size"] for stage, ref in scores["resolution"].items()}
+    side = TINY["canvas_size"]
+    assert sizes == {"stage1": [side // 2] * 2, "stage2": [side // 4] * 2,
+                     "stage3": [side // 8] * 2}
+    ceilings = [scores["resolution"][s]["ceiling"]["ari"] for s in ("stage1", "stage2", "stage3")]
+    assert 1 > ceilings[0] > ceilings[1] > ceilings[2]     # coarser grids allow less
+    assert set(scores["resolution"]["stage2"]["pixels"]) == {"2", "3"}
     for row in ("pixels", "stage1", "stage2", "stage3"):
         for k in ("2", "3"):
             s = scores[row][k]
@@ -250,3 +259,37 @@ def test_a_dataset_without_masks_gets_figures_only_or_a_refusal(tmp_path, capsys
     assert record["scores"] is None and "no object masks" in record["note"]
     with pytest.raises(LocalFeaturesError, match="masks"):
         local_feature_scores(model, ds.test, k=2)
+
+
+def test_downsampled_masks_take_each_cells_majority_label():
+    masks = np.zeros((2, 4, 6), np.int64)
+    masks[0, :2, :3] = 1          # cell (0, 0) is all 1
+    masks[0, 2, 3:] = 2           # cell (1, 1): 3 of 6 pixels are 2 -> tie, 0 wins
+    masks[0, 3, 3] = 2            # now 4 of 6 -> 2
+    masks[1, 2:, :3] = 3
+    small = downsample_masks(masks, (2, 2))
+    assert small.tolist() == [[[1, 0], [0, 2]], [[0, 0], [3, 0]]]
+    # Upsampled back, a grid as fine as the image gives the masks again.
+    assert np.array_equal(upsample_nearest(downsample_masks(masks, (4, 6)), (4, 6)), masks)
+
+
+def test_downsampled_images_are_cell_means():
+    images = np.arange(2 * 4 * 4 * 2, dtype=np.float32).reshape(2, 4, 4, 2)
+    small = downsample_mean(images, (2, 2))
+    expected = images.reshape(2, 2, 2, 2, 2, 2).mean(axis=(2, 4))
+    np.testing.assert_allclose(small, expected, rtol=1e-6)
+
+
+def test_resolution_ceiling_is_perfect_at_full_size_and_falls_with_the_grid():
+    rng = np.random.default_rng(0)
+    masks = np.zeros((3, 16, 16), np.int64)
+    for i in range(3):                              # thin strokes, like ink
+        masks[i, rng.integers(0, 16, 20), rng.integers(0, 16, 20)] = 1 + i % 2
+    images = (masks > 0).astype(np.float32)[..., None]
+    full = resolution_references(masks, images, (16, 16), (2,))
+    coarse = resolution_references(masks, images, (4, 4), (2,))
+    assert full["size"] == [16, 16] and coarse["size"] == [4, 4]
+    assert full["ceiling"]["ari"] == pytest.approx(1.0)
+    assert coarse["ceiling"]["ari"] < 0.9
+    # On images that are their masks, pixels at full size find the ink.
+    assert full["pixels"]["2"]["ari"] > coarse["pixels"]["2"]["ari"]

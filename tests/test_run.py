@@ -282,6 +282,11 @@ def test_multi_object_quick_run(tmp_path):
                 "local_ari/pixels", "local_ari/stage3", "local_fg_ari/stage3"):
         assert 0.0 <= four[key] <= 1.0, key
     assert 0.2 < four["chance_map/presence4"] < 0.5   # ~4 of 10 classes present
+    # The model-free references at each stage's resolution: a finer grid
+    # allows more (the masks reduced to the grid score higher).
+    ceilings = [four[f"local_ari_ceiling/stage{i}"] for i in (1, 2, 3)]
+    assert 1.0 > ceilings[0] > ceilings[1] > ceilings[2] > 0.0
+    assert 0.0 <= four["local_ari_pixels_at/stage1"] <= 1.0
     point = out / "points" / record["runs"][1]["point"]
     assert (point / "local_features.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "figure.png").exists()
