@@ -113,7 +113,7 @@ def get_config(preset="default"):
         "augment": "companion",
     })
     c.model = ml_collections.ConfigDict({
-        "encoder": "small_convnet", "width": 1, "head_depth": 2,
+        "precision": "float32", "encoder": "small_convnet", "width": 1, "head_depth": 2,
         "head_hidden_units": 256, "head_output_units": 64, "weight_decay": 1e-4,
         "bn_momentum": 0.9, "objective": "contrastive",
         "recon_weight": HYBRID_WEIGHT,

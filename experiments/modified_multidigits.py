@@ -57,7 +57,7 @@ def get_config(preset="default"):
         "augment": "companion",
     })
     c.model = ml_collections.ConfigDict({
-        "encoder": "small_resnet", "width": 1, "head_depth": 2,
+        "precision": "float32", "encoder": "small_resnet", "width": 1, "head_depth": 2,
         "head_hidden_units": 128, "head_output_units": 64, "weight_decay": 1e-4,
     })
     c.loss = loss_section("nt_xent", temperature=0.2)

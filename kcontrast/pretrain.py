@@ -78,7 +78,15 @@ def make_point_loss(config):
 # take then (the ContrastiveModel and encoder defaults).
 MODEL_DEFAULTS = {"bn_momentum": 0.9, "per_view_forward": False,
                   "probe_views": "both", "objective": "contrastive",
-                  "recon_weight": 1.0}
+                  "recon_weight": 1.0, "precision": "float32"}
+
+# ``model.precision``: the Keras dtype policy the model is built under.
+# "mixed_bfloat16" computes convolutions and matmuls in bfloat16 with float32
+# variables (losses upcast to float32, see ``kcontrast.losses.normalize``):
+# about twice the float32 rate on CPUs with AVX512_BF16 or AMX and on
+# GPUs/TPUs, at bfloat16's 8-bit mantissa (``bench/throughput.py`` measures
+# both; the committed experiments train in float32).
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 # Optional model keys that go to the encoder itself, and only to encoders
@@ -131,8 +139,21 @@ def build_model(config, input_shape, num_classes, multi_label=(),
     (default: all; ``pretrain_point`` passes the dataset's image channels,
     leaving out RandBit's extra ones). ``model.pool`` goes to encoders that
     take it (``small_resnet``: "last" or "stages"), see ``encoder_kwargs``.
+    ``model.precision`` ("float32" or "mixed_bfloat16", see ``PRECISIONS``)
+    is the dtype policy every layer is built under; the global policy is
+    left as it was.
     """
     m = {**MODEL_DEFAULTS, **config["model"]}
+    checks.check_choice(m["precision"], PRECISIONS, "model.precision")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(m["precision"])
+    try:
+        return _build_model(m, config, input_shape, num_classes, multi_label, image_channels)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _build_model(m, config, input_shape, num_classes, multi_label, image_channels):
     encoder = ENCODERS[m["encoder"]](tuple(input_shape), **encoder_kwargs(m))
     head = projection_head(
         encoder.outputs[0].shape[-1], depth=m["head_depth"],

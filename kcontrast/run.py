@@ -364,6 +364,7 @@ def check_points(configs):
             ("model.encoder", c["model"]["encoder"], ENCODERS),
             ("model.probe_views", c["model"].get("probe_views", "both"), PROBE_VIEWS),
             ("model.objective", c["model"].get("objective", "contrastive"), OBJECTIVES),
+            ("model.precision", c["model"].get("precision", "float32"), pretrain.PRECISIONS),
             ("optim.optimizer", c["optim"]["optimizer"], pretrain.OPTIMIZERS),
             ("optim.schedule", c["optim"]["schedule"], pretrain.SCHEDULES),
             ("eval.linear.optimizer", c["eval"]["linear"]["optimizer"], PROBE_OPTIMIZERS),

@@ -79,3 +79,39 @@ def test_bad_compile_options_name_the_key(key, value):
 
     with pytest.raises(ValueError, match=key):
         compile_options({key: value})
+
+
+def test_mixed_bfloat16_builds_bf16_compute_and_trains_to_a_finite_loss():
+    import dataclasses
+
+    import numpy as np
+
+    from kcontrast.data import build_dataset
+    from kcontrast.data.pipeline import pretrain_dataset
+    from kcontrast.pretrain import compile_model
+
+    config = _point("default")
+    config["model"]["precision"] = "mixed_bfloat16"
+    before = keras.config.dtype_policy().name
+    ds = build_dataset("randbit", base="mnist5k", bits=2, seed=0)
+    model = build_model(config, ds.input_shape, dict(ds.num_classes))
+    assert keras.config.dtype_policy().name == before == "float32"  # left as it was
+    convs = [l for l in model.encoder.layers if isinstance(l, keras.layers.Conv2D)]
+    assert convs and {l.compute_dtype for l in convs} == {"bfloat16"}
+    assert {l.variable_dtype for l in convs} == {"float32"}
+    compile_model(model, config, steps_per_epoch=2)
+    train = dataclasses.replace(
+        ds.train, images=ds.train.images[:128], extra=ds.train.extra[:128],
+        labels={k: v[:128] for k, v in ds.train.labels.items()},
+        info={k: v[:128] for k, v in ds.train.info.items()})
+    logs = model.fit(pretrain_dataset(train, batch_size=64, seed=0), epochs=1,
+                     verbose=0).history
+    assert np.isfinite(logs["loss"][0]) and logs["contrastive_loss"][0] > 0
+    assert model.encoder.output.dtype == "bfloat16"
+
+
+def test_unknown_precision_names_the_key():
+    config = _point("default")
+    config["model"]["precision"] = "float16"
+    with pytest.raises(ValueError, match="model.precision"):
+        build_model(config, (28, 28, 1), {"label": 10})
