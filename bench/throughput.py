@@ -30,6 +30,15 @@ import):
   probe on view 1, Adam; the Python loop feeds one batch per step. The
   small ConvNet and head are the same ``kcontrast.models`` builders.
 
+Each contender is timed at every precision in ``--precisions``
+(kcontrast's ``model.precision``: float32, the default, and
+mixed_bfloat16);
+the companion loop runs at the same precision (its layers built under the
+same Keras dtype policy, its losses upcast to float32), so every ratio
+compares equal arithmetic. Names of bfloat16 contenders end in ``_bf16``
+before the batch size (``kcontrast_tensorflow_bf16_256``,
+``companion_bf16_256``).
+
 Printed: two-view images per second (one image = one example, both views)
 per second of wall time and per CPU-second of the contender's process (the
 CPU figure moves much less with other jobs' load on a shared machine), and
@@ -51,9 +60,10 @@ point) and evaluation (``eval_time_s``: features, probes and kNN), with the
 peak resident memory of the run's process.
 
 ``--json`` prints, as its last line, one JSON object of two-view images per
-second (wall), keyed ``kcontrast_<backend>_<batch>`` and
-``companion_<batch>``, plus ``flops_per_image``, ``matmul_peak_gflops``
-and, with ``--sweep``, ``sweep_*`` figures.
+second (wall), keyed ``kcontrast_<backend>[_bf16]_<batch>`` and
+``companion[_bf16]_<batch>``, plus ``flops_per_image``,
+``matmul_peak_gflops``, ``matmul_peak_bf16_gflops`` and, with ``--sweep``,
+``sweep_*`` figures.
 """
 
 import argparse
@@ -69,6 +79,8 @@ import numpy as np
 import kcontrast  # noqa: F401  first: under torch, it sets torch's threads up (quiet_imports)
 
 BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_bfloat16")
+TAGS = {"float32": "", "mixed_bfloat16": "_bf16"}   # in the contenders' names
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_TAG = "THROUGHPUT_RESULT "
 
@@ -182,8 +194,10 @@ def companion_dataset(split, bits, batch_size, seed=0):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def companion_rate(bits, batch_size, steps, warmup):
-    """Two-view images/s of the companion-style GradientTape loop."""
+def companion_rate(bits, batch_size, steps, warmup, precision="float32"):
+    """Two-view images/s of the companion-style GradientTape loop; with
+    ``precision="mixed_bfloat16"`` its layers are built under that Keras
+    policy and the losses upcast to float32, as kcontrast's are."""
     import keras
     import tensorflow as tf
 
@@ -194,6 +208,7 @@ def companion_rate(bits, batch_size, steps, warmup):
     temperature = config["loss"]["temperature"]
     ds = load_randbit(0)
     keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(precision)
     encoder = small_convnet((28, 28, 1 + bits), width=m["width"],
                             weight_decay=m["weight_decay"], bn_momentum=m["bn_momentum"])
     head = projection_head(128 * m["width"], depth=m["head_depth"],
@@ -211,7 +226,7 @@ def companion_rate(bits, batch_size, steps, warmup):
 
     def nt_xent(z1, z2):
         # SimCLR NT-Xent on [z1; z2]: 2n x 2n cosine logits / t, self excluded.
-        z = tf.math.l2_normalize(tf.concat([z1, z2], 0), axis=1)
+        z = tf.math.l2_normalize(tf.cast(tf.concat([z1, z2], 0), tf.float32), axis=1)
         n = tf.shape(z1)[0]
         logits = tf.matmul(z, z, transpose_b=True) / temperature
         logits -= 1e9 * tf.eye(2 * n)
@@ -226,10 +241,11 @@ def companion_rate(bits, batch_size, steps, warmup):
             z1 = head(h1, training=True)
             h2 = encoder(v2, training=True)
             z2 = head(h2, training=True)
-            logits = probe(tf.stop_gradient(h1))
+            logits = tf.cast(probe(tf.stop_gradient(h1)), tf.float32)
             probe_loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-            loss = nt_xent(z1, z2) + probe_loss + tf.add_n(encoder.losses + head.losses)
+            loss = nt_xent(z1, z2) + probe_loss + tf.cast(
+                tf.add_n(encoder.losses + head.losses), tf.float32)
         grads = tape.gradient(loss, variables)
         optimizer.apply(grads, variables)
         return loss
@@ -292,7 +308,8 @@ def step_flops(bits, batch_size):
 
 
 def matmul_peak(n=2048, repeats=5):
-    """Best float32 GFLOP/s of an n x n matmul, NumPy and TensorFlow."""
+    """Best float32 GFLOP/s of an n x n matmul, NumPy and TensorFlow, and
+    TensorFlow's bfloat16 one (``tensorflow_bf16``)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -306,6 +323,10 @@ def matmul_peak(n=2048, repeats=5):
     tf.matmul(ta, tb).numpy()
     best["tensorflow"] = max(
         flops / _timed(lambda: tf.matmul(ta, tb).numpy()) for _ in range(repeats)) / 1e9
+    ha, hb = tf.cast(ta, tf.bfloat16), tf.cast(tb, tf.bfloat16)
+    tf.matmul(ha, hb).numpy()
+    best["tensorflow_bf16"] = max(
+        flops / _timed(lambda: tf.matmul(ha, hb).numpy()) for _ in range(repeats)) / 1e9
     return best
 
 
@@ -354,18 +375,21 @@ def sweep_cost(out_dir, backend="tensorflow", extra=()):
 def worker(args):
     """One contender in this process: prints its rates as one tagged line."""
     result = {}
+    (precision,) = args.precisions
     for batch in args.batch_sizes:
         if args.worker == "kcontrast":
-            rates = kcontrast_rate(args.bits, batch, args.steps, args.warmup, args.set)
+            sets = list(args.set) + [f"model.precision={precision}"]
+            rates = kcontrast_rate(args.bits, batch, args.steps, args.warmup, sets)
         else:
-            rates = companion_rate(args.bits, batch, args.steps, args.warmup)
+            rates = companion_rate(args.bits, batch, args.steps, args.warmup, precision)
         result[str(batch)] = rates
     print(RESULT_TAG + json.dumps(result), flush=True)
 
 
-def run_worker(kind, backend, args):
+def run_worker(kind, backend, args, precision="float32"):
     env = dict(os.environ, KERAS_BACKEND=backend)
     command = [sys.executable, os.path.abspath(__file__), f"--worker={kind}",
+               f"--precisions={precision}",
                f"--bits={args.bits}", f"--steps={args.steps}", f"--warmup={args.warmup}",
                "--batch_sizes=" + ",".join(map(str, args.batch_sizes))]
     command += [f"--set={s}" for s in args.set]
@@ -378,6 +402,15 @@ def run_worker(kind, backend, args):
 
 def _int_list(text):
     return [int(v) for v in text.split(",") if v.strip()]
+
+
+def _precision_list(text):
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    for name in names:
+        if name not in PRECISIONS:
+            raise argparse.ArgumentTypeError(
+                f"Expected precisions among {list(PRECISIONS)}; Received: {name!r}")
+    return names
 
 
 def _name_list(text):
@@ -396,6 +429,9 @@ def parse_args(argv=None):
     parser.add_argument("--backends", type=_name_list, default=list(BACKENDS))
     parser.add_argument("--batch_sizes", type=_int_list, default=[256, 1000])
     parser.add_argument("--bits", type=int, default=5)
+    parser.add_argument("--precisions", type=_precision_list, default=["float32"],
+                        help="model.precision values to time, each against the companion "
+                             "loop at the same precision")
     parser.add_argument("--no_companion", action="store_true",
                         help="skip the companion-style loop")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -425,32 +461,36 @@ def main(argv=None):
     if args.set:
         print(f"kcontrast overrides: {' '.join(args.set)}")
     rates = {}
-    for backend in args.backends:
-        result = run_worker("kcontrast", backend, args)
-        for batch, r in result.items():
-            rates[f"kcontrast_{backend}_{batch}"] = r
-    if not args.no_companion:
-        for batch, r in run_worker("companion", "tensorflow", args).items():
-            rates[f"companion_{batch}"] = r
+    for precision in args.precisions:
+        tag = TAGS[precision]
+        for backend in args.backends:
+            result = run_worker("kcontrast", backend, args, precision)
+            for batch, r in result.items():
+                rates[f"kcontrast_{backend}{tag}_{batch}"] = r
+        if not args.no_companion:
+            for batch, r in run_worker("companion", "tensorflow", args, precision).items():
+                rates[f"companion{tag}_{batch}"] = r
 
-    print(f"\n{'contender':<26}{'img/s wall':>11}{'img/s cpu':>11}"
+    print(f"\n{'contender':<31}{'img/s wall':>11}{'img/s cpu':>11}"
           f"{'vs companion':>14}{'vs kc-tf':>10}{'cpu vs comp':>13}{'cpu vs kc-tf':>14}")
     for name, r in rates.items():
         batch = name.rsplit("_", 1)[1]
-        comp = rates.get(f"companion_{batch}")
-        tf_rate = rates.get(f"kcontrast_tensorflow_{batch}")
+        tag = "_bf16" if "_bf16_" in name else ""
+        comp = rates.get(f"companion{tag}_{batch}")
+        tf_rate = rates.get(f"kcontrast_tensorflow{tag}_{batch}")
         ratio = f"{r['wall'] / comp['wall']:.2f}x" if comp else "-"
         ratio_tf = f"{r['wall'] / tf_rate['wall']:.2f}x" if tf_rate else "-"
         cpu_ratio = f"{r['cpu'] / comp['cpu']:.2f}x" if comp else "-"
         cpu_tf = f"{r['cpu'] / tf_rate['cpu']:.2f}x" if tf_rate else "-"
-        print(f"{name:<26}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
+        print(f"{name:<31}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
               f"{cpu_ratio:>13}{cpu_tf:>14}")
 
     peak = matmul_peak()
-    peak_best = max(peak.values())
+    peak_best = max(peak["numpy"], peak["tensorflow"])
     summary = {name: round(r["wall"], 1) for name, r in rates.items()}
     print(f"\nfloat32 matmul peak (2048^3): numpy {peak['numpy']:.1f} GFLOP/s, "
-          f"tensorflow {peak['tensorflow']:.1f} GFLOP/s")
+          f"tensorflow {peak['tensorflow']:.1f} GFLOP/s; bfloat16 (tensorflow) "
+          f"{peak['tensorflow_bf16']:.1f} GFLOP/s")
     print("FLOPs of one training step, counted from layer shapes (conv/dense "
           "multiply-adds x2, backward 2x, NT-Xent matmul; BN/ReLU/optimizer left out):")
     flops_per_image = None
@@ -463,10 +503,14 @@ def main(argv=None):
         for name, r in rates.items():
             if name.endswith(f"_{batch}"):
                 achieved = r["wall"] * flops / batch / 1e9
-                print(f"    {name:<26}{achieved:7.1f} GFLOP/s = "
-                      f"{100 * achieved / peak_best:5.1f}% of the matmul peak")
+                bf16 = "_bf16_" in name
+                limit = peak["tensorflow_bf16"] if bf16 else peak_best
+                print(f"    {name:<31}{achieved:7.1f} GFLOP/s = "
+                      f"{100 * achieved / limit:5.1f}% of the "
+                      f"{'bfloat16' if bf16 else 'float32'} matmul peak")
     summary["flops_per_image"] = round(flops_per_image)
     summary["matmul_peak_gflops"] = round(peak_best, 1)
+    summary["matmul_peak_bf16_gflops"] = round(peak["tensorflow_bf16"], 1)
 
     if args.sweep:
         with tempfile.TemporaryDirectory(dir=args.sweep_out) as tmp:

@@ -27,13 +27,15 @@ def test_json_line_names_every_contender(tmp_path):
         p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
     done = subprocess.run(
         [sys.executable, SCRIPT, "--steps=1", "--warmup=1", "--batch_sizes=16,32",
-         f"--backends={backend}", "--bits=3", "--json"],
+         f"--backends={backend}", "--bits=3", "--precisions=float32,mixed_bfloat16",
+         "--json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(result) == {f"kcontrast_{backend}_16", f"kcontrast_{backend}_32",
-                           "companion_16", "companion_32", "flops_per_image",
-                           "matmul_peak_gflops"}
+    contenders = {f"{name}{tag}_{batch}" for name in (f"kcontrast_{backend}", "companion")
+                  for tag in ("", "_bf16") for batch in (16, 32)}
+    assert set(result) == contenders | {"flops_per_image", "matmul_peak_gflops",
+                                        "matmul_peak_bf16_gflops"}
     assert all(value > 0 for value in result.values())
 
 
@@ -56,3 +58,9 @@ def test_bad_backend_is_a_usage_error():
     done = subprocess.run([sys.executable, SCRIPT, "--backends=mxnet"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "mxnet" in done.stderr
+
+
+def test_bad_precision_is_a_usage_error():
+    done = subprocess.run([sys.executable, SCRIPT, "--precisions=float16"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "float16" in done.stderr
