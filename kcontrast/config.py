@@ -10,8 +10,10 @@ returns a ``ConfigDict`` with these sections::
             keyword arguments); optional test_examples (a cap on the test
             split, e.g. for a quick run)
     model   encoder, width, head_depth, head_hidden_units, head_output_units,
-            weight_decay; optional bn_momentum, per_view_forward, probe_views
-            (defaults in ``kcontrast.pretrain.MODEL_DEFAULTS``) and pool
+            weight_decay; optional bn_momentum, per_view_forward, probe_views,
+            objective, recon_weight, precision ("float32" or
+            "mixed_bfloat16") (defaults in
+            ``kcontrast.pretrain.MODEL_DEFAULTS``) and pool
             (encoders that take it, ``kcontrast.pretrain.encoder_kwargs``)
     loss    name, and the hyper-parameters of the loss family (see
             ``loss_section``); only the chosen loss's own keys are used
