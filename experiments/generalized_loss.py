@@ -82,7 +82,7 @@ def get_config(preset="default"):
     })
     c.eval = eval_section(linear_optimizer="lbfgs")
     c.sweep = ("loss.name=" + ",".join(LOSSES), "model.head_depth=0,1,2,3",
-               "seed=0,1")
+               "seed=0,1,2")
     c.quick = {
         "set": ("optim.epochs=1", "data.train_examples=512", "data.test_examples=1000",
                 "optim.batch_size=128"),

@@ -433,6 +433,10 @@ def execute(plan):
 
     partial, points = plan["partial"], plan["points"]
     os.makedirs(os.path.join(partial, "points"), exist_ok=True)
+    # The commit is read (and cached) now, before any training: the code
+    # this process imported, not whatever the checkout holds when the first
+    # point ends.
+    provenance.git_commit()
     device = provenance.device(plan["backend"])
     run_record = {
         "experiment": plan["exp"], "preset": plan["preset"], "quick": plan["quick"],
