@@ -32,7 +32,7 @@ size than the model takes).
 Sweep: the pool size ``data.args.num_unique_digits`` in {1, 10, 100, 1000,
 4000}; 4000 is every digit of mnist5k's train split ("all"), x NT-Xent
 temperature {0.1, 0.5}; ``--sweep=data.args.num_unique_digits=1,4000
---temperature=0.1`` restricts it, ``--seed=0,1,2`` adds seeds.
+--temperature=0.1`` restricts it; seeds {0, 1, 2} (``--seed=0`` keeps one).
 
 Probes (offline L-BFGS linear probe and kNN on the frozen representation h,
 and the online probe):
@@ -96,7 +96,7 @@ def get_config(preset="default"):
          "labels": {"digit": "digit_heldout"}},
     )
     c.sweep = ("data.args.num_unique_digits=1,10,100,1000,4000",
-               "loss.temperature=0.1,0.5")
+               "loss.temperature=0.1,0.5", "seed=0,1,2")
     c.quick = {
         "set": ("optim.epochs=1", "data.train_examples=512",
                 "eval.max_probe_examples=500"),
