@@ -100,7 +100,7 @@ def get_config(preset="default"):
     c.quick = {
         "set": ("optim.epochs=1", "data.train_examples=512",
                 "eval.max_probe_examples=500"),
-        "sweep": ("data.args.num_unique_digits=1,4000", "loss.temperature=0.1"),
+        "sweep": ("data.args.num_unique_digits=1,4000", "loss.temperature=0.1", "seed=0"),
     }
     c.figure = {
         "x": "num_unique_digits", "lines": "temperature", "xscale": "log",
