@@ -22,8 +22,8 @@ def test_quick_run_probes_object_and_heldout_digit(run_cli, tmp_path):
     args = record["config"]["data"]["args"]
     assert args["objects"] == "fashion_mnist" and args["redraw"] is True
     assert [r["params"] for r in record["runs"]] == [
-        {"num_unique_digits": 1, "temperature": 0.1},
-        {"num_unique_digits": 4000, "temperature": 0.1}]
+        {"num_unique_digits": 1, "temperature": 0.1, "seed": 0},
+        {"num_unique_digits": 4000, "temperature": 0.1, "seed": 0}]
     for r in record["runs"]:
         for label in ("object", "digit"):
             for kind in ("linear", "knn", "online"):
