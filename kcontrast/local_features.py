@@ -66,8 +66,12 @@ its features hold. Two model-free references per stage make that visible
 
 - ``ceiling``: the masks themselves reduced to the stage's grid (each cell
   takes the most frequent mask label of the pixels it covers, the cell
-  mapping above) and nearest-upsampled back: the best a perfect clustering
-  at that resolution scores (ties of labels go to the lower one);
+  mapping above; ties go to the lower label) and nearest-upsampled back:
+  the masks' own labels at that resolution, a reference for what the grid
+  allows. It is not a bound: majority votes erase thin strokes into
+  background, and a clustering that calls a cell with a little ink "digit"
+  can score higher (on ``fg_ari`` routinely; on ``ari`` too, e.g. pixels
+  averaged to an 8x8 grid on one-digit canvases);
 - ``pixels``: the raw-pixel baseline at that resolution: each cell's mean
   pixel, clustered by the same K-means, upsampled the same way.
 
