@@ -4,6 +4,7 @@ Usage::
 
     python -m kcontrast.report DIR_OR_JSON [--metric=linear/label]
     python -m kcontrast.report DIR_OR_JSON --metric=linear/single_digit,map/presence4
+    python -m kcontrast.report DIR_OR_JSON --figure=figure.png   # redraw the figure too
 
 Prints the metric as a table: rows are the figure's line key (e.g.
 temperature), columns its x key (e.g. bits), as the experiment's ``figure``
@@ -26,7 +27,25 @@ PROGRAM = "kcontrast.report"
 
 def define_flags(fv):
     flags.DEFINE_string("metric", None, "Metric to tabulate (default: the figure's y).", flag_values=fv)
+    flags.DEFINE_string("figure", None, "Also redraw the run's figure from results.json to this "
+                        "PNG path (the run's own figure settings, this version's plotting).",
+                        flag_values=fv)
     return fv
+
+
+def redraw_figure(record, path):
+    """Draws ``record``'s figure (its ``figure`` settings, as the run drew
+    it) to ``path`` with this version's ``results.write_figure``; the
+    parent directory must exist."""
+    from kcontrast import results
+
+    figure = record.get("figure")
+    if not figure:
+        raise ValueError("Expected a results.json with figure settings; Received: none recorded")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"Expected --figure in an existing directory; Received: {path!r}")
+    results.write_figure(path, record["runs"], **figure)
 
 
 def load(path):
@@ -132,7 +151,11 @@ def _main(argv=None):
     try:
         if len(rest) != 1:
             raise ValueError(f"Expected one results path; Received: {rest}")
-        print(table(load(rest[0]), fv.metric))
+        record = load(rest[0])
+        print(table(record, fv.metric))
+        if fv.figure:
+            redraw_figure(record, fv.figure)
+            print(f"figure: {fv.figure}")
     except (ValueError, OSError) as e:
         cli.fail(PROGRAM, e)
     return 0

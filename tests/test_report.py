@@ -92,3 +92,25 @@ def test_pivot_table_shows_only_the_points_with_the_metric():
     lines = report.table(record, "linear/object").splitlines()
     assert lines[0] == "| linear/object: method \\ condition | digits_1 |"
     assert lines[2:] == ["| ifm | 0.700 |", "| nt_xent | 0.700 |"]
+
+
+def test_figure_is_redrawn_from_results_json(tmp_path, capsys):
+    record = dict(RECORD, figure={"x": "bits", "lines": "temperature", "y": "linear/label",
+                                  "title": "toy"})
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    out = tmp_path / "redrawn.png"
+    assert report.main(["report", str(tmp_path), f"--figure={out}"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"figure: {out}" in capsys.readouterr().out
+
+
+def test_figure_without_settings_or_directory_is_one_line(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(json.dumps(RECORD))   # no "figure" recorded
+    assert report.main(["report", str(tmp_path), f"--figure={tmp_path / 'f.png'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "figure settings" in err[0]
+    assert not (tmp_path / "f.png").exists()
+    record = dict(RECORD, figure={"x": "bits", "y": "linear/label"})
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    assert report.main(["report", str(tmp_path), "--figure=/no/such/dir/f.png"]) == 2
+    assert "existing directory" in capsys.readouterr().err
