@@ -404,22 +404,20 @@ def _int_list(text):
     return [int(v) for v in text.split(",") if v.strip()]
 
 
-def _precision_list(text):
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    for name in names:
-        if name not in PRECISIONS:
-            raise argparse.ArgumentTypeError(
-                f"Expected precisions among {list(PRECISIONS)}; Received: {name!r}")
-    return names
+def _choice_list(allowed, what):
+    """An argparse type: a comma-separated list of names from ``allowed``."""
+    def parse(text):
+        names = [v.strip() for v in text.split(",") if v.strip()]
+        for name in names:
+            if name not in allowed:
+                raise argparse.ArgumentTypeError(
+                    f"Expected {what} among {list(allowed)}; Received: {name!r}")
+        return names
+    return parse
 
 
-def _name_list(text):
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    for name in names:
-        if name not in BACKENDS:
-            raise argparse.ArgumentTypeError(
-                f"Expected backends among {list(BACKENDS)}; Received: {name!r}")
-    return names
+_name_list = _choice_list(BACKENDS, "backends")
+_precision_list = _choice_list(PRECISIONS, "precisions")
 
 
 def parse_args(argv=None):
