@@ -4,6 +4,7 @@ companion-style TensorFlow loop, on the same work, in one invocation.
     cd /work/main && PYTHONPATH=. python bench/throughput.py [--json]
     PYTHONPATH=. python bench/throughput.py --steps=10 --backends=tensorflow --batch_sizes=64
     PYTHONPATH=. python bench/throughput.py --sweep      # + the full randbit sweep (minutes)
+    PYTHONPATH=. python bench/throughput.py --held       # + each step on a batch held in memory
 
 The work, identical for every contender: the ``randbit`` experiment's
 default model (``kcontrast.models.small_convnet`` + 2-layer projection head
@@ -38,6 +39,14 @@ same Keras dtype policy, its losses upcast to float32), so every ratio
 compares equal arithmetic. Names of bfloat16 contenders end in ``_bf16``
 before the batch size (``kcontrast_tensorflow_bf16_256``,
 ``companion_bf16_256``).
+
+``--held`` also times every contender on one augmented batch drawn once
+and fed again at every step (names end in ``_held_<batch>``): the step
+alone, without the input pipeline (and, for the companion loop, without
+the hashing). A contender's fed rate as a share of its held rate is what
+its input costs; the fastest held step against the fed companion loop is
+the most any contender could gain over that loop with these kernels and
+this model, were its input free.
 
 Printed: two-view images per second (one image = one example, both views)
 per second of wall time and per CPU-second of the contender's process (the
@@ -126,9 +135,12 @@ def _rates(images, timer):
 
 
 # ------------------------------------------------------------ kcontrast fit
-def kcontrast_rate(bits, batch_size, steps, warmup, sets=()):
-    """Two-view images/s of ``ContrastiveModel.fit`` on the active backend."""
+def kcontrast_rate(bits, batch_size, steps, warmup, sets=(), held=False):
+    """Two-view images/s of ``ContrastiveModel.fit`` on the active backend;
+    ``held=True``: on one augmented batch held in memory and fed again at
+    every step (the step alone, without the input pipeline's work)."""
     import keras
+    import tensorflow as tf
 
     from kcontrast import pretrain
     from kcontrast.data.pipeline import pretrain_dataset
@@ -138,6 +150,8 @@ def kcontrast_rate(bits, batch_size, steps, warmup, sets=()):
     keras.utils.set_random_seed(0)
     data = pretrain_dataset(ds.train, augment="companion", batch_size=batch_size,
                             seed=0).repeat()
+    if held:
+        data = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
     model = pretrain.build_model(config, ds.input_shape, ds.num_classes)
     pretrain.compile_model(model, config, pretrain.steps_per_epoch(config, len(ds.train)))
     timer = _Timer()
@@ -194,10 +208,12 @@ def companion_dataset(split, bits, batch_size, seed=0):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def companion_rate(bits, batch_size, steps, warmup, precision="float32"):
+def companion_rate(bits, batch_size, steps, warmup, precision="float32", held=False):
     """Two-view images/s of the companion-style GradientTape loop; with
     ``precision="mixed_bfloat16"`` its layers are built under that Keras
-    policy and the losses upcast to float32, as kcontrast's are."""
+    policy and the losses upcast to float32, as kcontrast's are;
+    ``held=True``: every step on the same batch, drawn once (no input
+    pipeline, no hashing)."""
     import keras
     import tensorflow as tf
 
@@ -251,13 +267,20 @@ def companion_rate(bits, batch_size, steps, warmup, precision="float32"):
         return loss
 
     it = iter(companion_dataset(ds.train, bits, batch_size))
+    if held:
+        batch = next(it)
+
+        def next_batch(_):
+            return batch
+    else:
+        next_batch = next
     for _ in range(warmup):
-        loss = train_step(*next(it))
+        loss = train_step(*next_batch(it))
     loss.numpy()
     timer = _Timer()
     timer.start()
     for _ in range(steps):
-        loss = train_step(*next(it))
+        loss = train_step(*next_batch(it))
     loss.numpy()
     timer.stop()
     return _rates(steps * batch_size, timer)
@@ -376,14 +399,41 @@ def worker(args):
     """One contender in this process: prints its rates as one tagged line."""
     result = {}
     (precision,) = args.precisions
-    for batch in args.batch_sizes:
-        if args.worker == "kcontrast":
-            sets = list(args.set) + [f"model.precision={precision}"]
-            rates = kcontrast_rate(args.bits, batch, args.steps, args.warmup, sets)
-        else:
-            rates = companion_rate(args.bits, batch, args.steps, args.warmup, precision)
-        result[str(batch)] = rates
+    for held in ([False, True] if args.held else [False]):
+        for batch in args.batch_sizes:
+            if args.worker == "kcontrast":
+                sets = list(args.set) + [f"model.precision={precision}"]
+                rates = kcontrast_rate(args.bits, batch, args.steps, args.warmup, sets, held)
+            else:
+                rates = companion_rate(args.bits, batch, args.steps, args.warmup, precision,
+                                       held)
+            result[f"held_{batch}" if held else str(batch)] = rates
     print(RESULT_TAG + json.dumps(result), flush=True)
+
+
+def print_floors(rates, batch_sizes):
+    """What the held-batch runs say: each contender's fed rate as a share
+    of its own held-batch rate (the rest is the input pipeline's cost, and
+    the hashing's for the companion loop), and the fastest held step
+    against the fed companion loop: the most any contender could gain over
+    the companion loop with these kernels, were its input free."""
+    print("\nheld batch (the step alone): fed rate as a share of the contender's own "
+          "held rate")
+    for name, held in rates.items():
+        fed_name = name.replace("_held_", "_")
+        if fed_name != name and fed_name in rates:
+            print(f"  {fed_name:<31}{100 * rates[fed_name]['wall'] / held['wall']:5.1f}% "
+                  f"of {held['wall']:.0f} img/s")
+    for batch in batch_sizes:
+        for tag in ("", "_bf16"):
+            comp = rates.get(f"companion{tag}_{batch}")
+            floors = {n: r for n, r in rates.items()
+                      if n.endswith(f"{tag}_held_{batch}") and (tag or "_bf16_" not in n)}
+            if comp and floors:
+                best = max(floors, key=lambda n: floors[n]["wall"])
+                print(f"  batch {batch}{tag}: fastest held step {best} "
+                      f"{floors[best]['wall']:.0f} img/s = "
+                      f"{floors[best]['wall'] / comp['wall']:.2f}x the fed companion loop")
 
 
 def run_worker(kind, backend, args, precision="float32"):
@@ -393,6 +443,7 @@ def run_worker(kind, backend, args, precision="float32"):
                f"--bits={args.bits}", f"--steps={args.steps}", f"--warmup={args.warmup}",
                "--batch_sizes=" + ",".join(map(str, args.batch_sizes))]
     command += [f"--set={s}" for s in args.set]
+    command += ["--held"] if args.held else []
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
@@ -434,6 +485,9 @@ def parse_args(argv=None):
                         help="skip the companion-style loop")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for kcontrast, e.g. optim.jit_compile=false")
+    parser.add_argument("--held", action="store_true",
+                        help="also time every contender on one batch held in memory: "
+                             "its step alone, the floor its input pipeline sits on")
     parser.add_argument("--sweep", action="store_true",
                         help="also time the full default randbit sweep (minutes)")
     parser.add_argument("--sweep_out", default=None,
@@ -482,6 +536,9 @@ def main(argv=None):
         cpu_tf = f"{r['cpu'] / tf_rate['cpu']:.2f}x" if tf_rate else "-"
         print(f"{name:<31}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
               f"{cpu_ratio:>13}{cpu_tf:>14}")
+
+    if args.held:
+        print_floors(rates, args.batch_sizes)
 
     peak = matmul_peak()
     peak_best = max(peak["numpy"], peak["tensorflow"])

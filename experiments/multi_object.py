@@ -60,7 +60,8 @@ def get_config(preset="default"):
         "augment": "companion",
     })
     c.model = ml_collections.ConfigDict({
-        "precision": "float32", "encoder": "small_resnet", "width": 1, "pool": "stages", "head_depth": 2,
+        "precision": "float32", "encoder": "small_resnet", "width": 1, "pool": "stages",
+        "stem_stride": 2, "head_depth": 2,
         "head_hidden_units": 128, "head_output_units": 64, "weight_decay": 1e-4,
     })
     c.loss = loss_section("nt_xent", temperature=0.2)

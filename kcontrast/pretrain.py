@@ -45,7 +45,7 @@ from kcontrast.lars import LARS
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
 from kcontrast.models.decoder import conv_decoder, decodable_shape
-from kcontrast.models.small_resnet import POOLS
+from kcontrast.models.small_resnet import POOLS, STEM_STRIDES
 
 METRICS_FILE = "metrics.json"
 
@@ -92,8 +92,8 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 # Optional model keys that go to the encoder itself, and only to encoders
-# whose builder takes them (``small_resnet``'s ``pool``).
-ENCODER_OPTIONS = ("pool",)
+# whose builder takes them (``small_resnet``'s ``pool`` and ``stem_stride``).
+ENCODER_OPTIONS = ("pool", "stem_stride")
 
 
 def encoder_kwargs(model_section):
@@ -123,6 +123,8 @@ def encoder_kwargs(model_section):
                 f"Received: encoder={m['encoder']!r}, {key}={m[key]!r}")
         if key == "pool":
             checks.check_choice(m[key], POOLS, "model.pool")
+        if key == "stem_stride":
+            checks.check_choice(m[key], STEM_STRIDES, "model.stem_stride")
         kwargs[key] = m[key]
     return kwargs
 
@@ -140,7 +142,8 @@ def build_model(config, input_shape, num_classes, multi_label=(),
     momentum) reconstructing the first ``image_channels`` input channels
     (default: all; ``pretrain_point`` passes the dataset's image channels,
     leaving out RandBit's extra ones). ``model.pool`` goes to encoders that
-    take it (``small_resnet``: "last" or "stages"), see ``encoder_kwargs``.
+    take it (``small_resnet``: "last" or "stages"), and so does
+    ``model.stem_stride`` (``small_resnet``: 2 or 1), see ``encoder_kwargs``.
     ``model.precision`` ("float32" or "mixed_bfloat16", see ``PRECISIONS``)
     is the dtype policy every layer is built under; the global policy is
     left as it was.

@@ -28,12 +28,13 @@ def test_json_line_names_every_contender(tmp_path):
     done = subprocess.run(
         [sys.executable, SCRIPT, "--steps=1", "--warmup=1", "--batch_sizes=16,32",
          f"--backends={backend}", "--bits=3", "--precisions=float32,mixed_bfloat16",
-         "--json"],
+         "--held", "--json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    contenders = {f"{name}{tag}_{batch}" for name in (f"kcontrast_{backend}", "companion")
-                  for tag in ("", "_bf16") for batch in (16, 32)}
+    contenders = {f"{name}{tag}{held}_{batch}"
+                  for name in (f"kcontrast_{backend}", "companion")
+                  for tag in ("", "_bf16") for held in ("", "_held") for batch in (16, 32)}
     assert set(result) == contenders | {"flops_per_image", "matmul_peak_gflops",
                                         "matmul_peak_bf16_gflops"}
     assert all(value > 0 for value in result.values())

@@ -46,6 +46,20 @@ def test_pool_reaches_the_encoder_that_takes_it():
     assert last.encoder.outputs[0].shape[-1] == 64
 
 
+def test_stem_stride_reaches_the_encoder_and_is_checked():
+    config = _point("default")
+    config["model"].update(encoder="small_resnet", stem_stride=1, width=1)
+    model = build_model(config, (32, 32, 1), {"label": 10})
+    assert tuple(model.encoder.get_layer("stage1").output.shape) == (None, 32, 32, 16)
+    config["model"]["stem_stride"] = 4
+    with pytest.raises(ValueError, match="stem_stride"):
+        build_model(config, (32, 32, 1), {"label": 10})
+    config["model"].update(encoder="small_convnet", stem_stride=1)
+    with pytest.raises(ValueError, match=r"model.stem_stride only with model.encoder in "
+                                         r"\['small_resnet'\]"):
+        build_model(config, (28, 28, 1), {"label": 10})
+
+
 def test_pool_on_an_encoder_without_it_names_the_key():
     config = _point("default")
     config["model"]["pool"] = "stages"

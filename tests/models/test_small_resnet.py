@@ -49,6 +49,23 @@ def test_representation_is_the_stage_means(pool):
     np.testing.assert_allclose(_np(encoder(x)), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_stem_stride_one_keeps_stage1_at_full_resolution():
+    encoder = small_resnet((64, 64, 1), pool="stages", stem_stride=1)
+    assert _stage_shapes(encoder) == {
+        "stage1": (None, 64, 64, 16), "stage2": (None, 32, 32, 32),
+        "stage3": (None, 16, 16, 64)}
+    assert encoder.output.shape == (None, 112)
+    # the same weights as the strided stem: only the stem's stride differs
+    assert (small_resnet((64, 64, 1), pool="stages").count_params()
+            == encoder.count_params())
+
+
+@pytest.mark.parametrize("bad", [3, 0, 2.0, True, "2"])
+def test_bad_stem_stride_is_named(bad):
+    with pytest.raises(ValueError, match="stem_stride"):
+        small_resnet((64, 64, 1), stem_stride=bad)
+
+
 def test_odd_and_rectangular_inputs_round_the_sides_up():
     encoder = small_resnet((56, 45, 3))
     assert _stage_shapes(encoder) == {
