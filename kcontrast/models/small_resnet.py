@@ -23,7 +23,8 @@ def small_resnet(input_shape=(64, 64, 1), width=1, weight_decay=1e-4,
         stage3   basic block stride 2, 64*width          [B, H/4s, W/4s, 64w]
 
     with ``s = stem_stride`` (2 by default; 1 keeps stage1 at the input's
-    full resolution, at about 4x the cost of every stage).
+    full resolution, at 4x the activations of every stage: 3.7x the
+    training time of the multi_object model, experiments/README.md).
         representation, pool="last" (default): mean_yx stage3  [B, 64w]
         representation, pool="stages":
             [mean_yx stage1, mean_yx stage2, mean_yx stage3]  [B, 112w]
