@@ -61,7 +61,8 @@ receives, atomically (written beside it, then renamed):
 What a stage's resolution allows. A stage map of h x w cells can only draw
 boundaries on its own grid, and the digits' masks follow thin ink strokes,
 so a coarse stage has little room to reach the full-resolution pixel
-baseline on all-pixel ARI, whatever its features hold. Two model-free references per stage make that visible
+baseline on all-pixel ARI, whatever its features hold. Two model-free
+references per stage make that visible
 (``scores["resolution"][stage]``):
 
 - ``ceiling``: the masks themselves reduced to the stage's grid (each cell

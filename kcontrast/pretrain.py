@@ -92,8 +92,8 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 # Optional model keys that go to the encoder itself, and only to encoders
-# whose builder takes them (``small_resnet``'s ``pool`` and ``stem_stride``).
-ENCODER_OPTIONS = ("pool", "stem_stride")
+# whose builder takes them (``small_resnet``'s), with their allowed values.
+ENCODER_OPTIONS = {"pool": POOLS, "stem_stride": STEM_STRIDES}
 
 
 def encoder_kwargs(model_section):
@@ -121,11 +121,7 @@ def encoder_kwargs(model_section):
             raise ValueError(
                 f"Expected model.{key} only with model.encoder in {takers}; "
                 f"Received: encoder={m['encoder']!r}, {key}={m[key]!r}")
-        if key == "pool":
-            checks.check_choice(m[key], POOLS, "model.pool")
-        if key == "stem_stride":
-            checks.check_choice(m[key], STEM_STRIDES, "model.stem_stride")
-        kwargs[key] = m[key]
+        kwargs[key] = checks.check_choice(m[key], ENCODER_OPTIONS[key], f"model.{key}")
     return kwargs
 
 
