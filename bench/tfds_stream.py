@@ -12,6 +12,7 @@ DIR, then, for RandBit (4 bits) over it, streamed and read into memory:
     python bench/tfds_stream.py /tmp/kcontrast_bench_tfds
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -53,5 +54,12 @@ def main(data_dir):
     print(json.dumps(result, indent=1))
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", help="directory the tfds fixtures are prepared under "
+                                         "(created if missing)")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(parse_args().data_dir)
