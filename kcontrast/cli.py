@@ -139,3 +139,21 @@ def exit_code(main, argv=None):
         return main(argv)
     except SystemExit as e:
         return e.code
+
+
+class UsageError(ValueError):
+    """A bad request from the command line (a flag, a value, a path): every
+    entry point reports it as one line, ``PROGRAM: error: MESSAGE``, on
+    stderr, with exit code 2, and writes nothing."""
+
+
+def one_line(error):
+    """The first two non-empty lines of ``error``'s message joined into one
+    (an exception's type name when it has no message).
+
+    >>> one_line(ValueError("Expected x\\n  Received: y"))
+    'Expected x Received: y'
+    """
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(error).__name__
