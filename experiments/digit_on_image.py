@@ -53,6 +53,9 @@ import ml_collections
 from kcontrast.config import builder_args, eval_section, loss_section
 
 PRESETS = ("default",)
+# The sources the default preset reads (`python -m kcontrast.run --list` marks
+# the experiment when one is not on this machine).
+DATA_SOURCES = ("fashion_mnist", "mnist5k")
 ALIASES = {}
 
 IMAGE_SIZE = 32

@@ -1,17 +1,22 @@
 """Importing the frameworks in a safe order, and without native start-up noise.
 
 **Order.** TensorFlow and PyTorch's compiler, Triton, each carry their own
-copy of LLVM. ``libtensorflow_framework.so`` exports its LLVM symbols
-globally, so when TensorFlow is loaded first, the static constructors of
-Triton's ``libtriton.so`` (registering LLVM's command-line options and debug
-counters) bind to TensorFlow's LLVM, a different version, and the process
-dies with a segmentation fault (exit 139). Loaded the other way round,
-Triton's symbols stay local and both work. ``import keras`` under the torch
-backend imports torch and, when it is installed (any CUDA build of torch),
-Triton. So whenever the Keras backend is torch, kcontrast imports torch and
-Triton *before* TensorFlow: ``import_torch_first`` runs when ``kcontrast``
-is imported, in ``import_tensorflow_quietly`` (every CLI) and in the tests'
-``conftest.py``.
+copy of LLVM. TensorFlow's wheels since 2.20 load its core library with
+``RTLD_GLOBAL`` (they ship ``tensorflow/python/pywrap_dlopen_global_flags.py``),
+which puts TensorFlow's LLVM symbols in the process's global table; when
+Triton's ``libtriton.so`` is loaded after that, its LLVM calls bind to
+TensorFlow's copy, a different version, and the process dies with a
+segmentation fault (exit 139): tensorflow/tensorflow#124205, fixed by
+tensorflow/tensorflow#124230 (wheels without that file). Loaded the other way
+round, both work. ``import keras`` under the torch backend imports torch and,
+when it is installed (any CUDA build of torch), Triton. So whenever the Keras
+backend is torch, kcontrast imports torch and Triton *before* TensorFlow:
+``import_torch_first`` runs when ``kcontrast`` is imported, in
+``import_tensorflow_quietly`` (every CLI) and in the tests' ``conftest.py``.
+When TensorFlow is already loaded that way, nothing can take its symbols back
+out of the global table, so ``import_torch_first`` raises
+``ImportOrderError`` (one clear message) instead of letting Triton crash the
+process (``check_import_order``).
 
 >>> import os
 >>> os.environ["KERAS_BACKEND"] = "torch"  # doctest: +SKIP
@@ -42,9 +47,17 @@ import json
 import os
 import sys
 import tempfile
-import warnings
 
 BACKENDS = ("tensorflow", "jax", "torch")
+UPSTREAM_ISSUE = "https://github.com/tensorflow/tensorflow/issues/124205"
+# Imported by TensorFlow's pywrap_tensorflow when the wheel loads its core
+# library with RTLD_GLOBAL (wheels 2.20 and later, until tensorflow#124230).
+_GLOBAL_FLAGS_MODULE = "tensorflow.python.pywrap_dlopen_global_flags"
+
+
+class ImportOrderError(ImportError):
+    """TensorFlow was imported before Triton under the torch backend:
+    loading Triton now would crash the process (see the module docstring)."""
 
 
 @contextlib.contextmanager
@@ -98,6 +111,51 @@ def _installed(name):
         return False
 
 
+def tensorflow_symbols_global(modules=None):
+    """Whether TensorFlow is imported with its symbols global (``RTLD_GLOBAL``).
+
+    Args:
+        modules: the module table to read; default ``sys.modules``.
+
+    Returns:
+        bool: True once ``import tensorflow`` ran from a wheel that ships
+        ``pywrap_dlopen_global_flags`` (TensorFlow 2.20 and later until the
+        upstream fix); False before it, or with a wheel that loads locally.
+    """
+    modules = sys.modules if modules is None else modules
+    return "tensorflow" in modules and _GLOBAL_FLAGS_MODULE in modules
+
+
+def check_import_order(backend=None, triton_installed=None):
+    """Raises ``ImportOrderError`` when loading Triton now would crash.
+
+    That is: the backend is torch (Keras will import torch, and torch
+    Triton), Triton is installed and not yet imported, and TensorFlow is
+    already imported with its symbols global (``tensorflow_symbols_global``).
+
+    Args:
+        backend: the Keras backend; default ``configured_backend()``.
+        triton_installed: whether Triton can be imported; default: looked up
+            (``importlib.util.find_spec``), without importing it.
+
+    Raises:
+        ImportOrderError: the message says which order is safe.
+    """
+    backend = backend or configured_backend()
+    if backend != "torch" or "triton" in sys.modules or not tensorflow_symbols_global():
+        return
+    if triton_installed is None:
+        triton_installed = _installed("triton")
+    if triton_installed:
+        raise ImportOrderError(
+            "Expected torch and Triton imported before TensorFlow under the torch "
+            "backend; Received: tensorflow imported first, with Triton installed "
+            "(torch's CUDA build), so loading Triton would crash the process "
+            f"(segmentation fault, {UPSTREAM_ISSUE}). Import kcontrast (or torch "
+            "and triton) before tensorflow, install the CPU build of torch, or use "
+            "another backend.")
+
+
 def import_torch_first(backend=None):
     """Imports torch, and Triton when installed, if the backend is torch.
 
@@ -108,6 +166,10 @@ def import_torch_first(backend=None):
     loaded after TensorFlow crashes the process). A no-op for the other
     backends, when torch is not installed, or when it already ran.
 
+    Raises:
+        ImportOrderError: TensorFlow came first and Triton would crash
+            (``check_import_order``).
+
     Args:
         backend: the Keras backend; default `configured_backend()`.
 
@@ -117,15 +179,8 @@ def import_torch_first(backend=None):
     backend = backend or configured_backend()
     if backend != "torch" or not _installed("torch"):
         return False
+    check_import_order(backend)
     triton = _installed("triton") and "triton" not in sys.modules
-    if triton and "tensorflow" in sys.modules:
-        # Too late: loading Triton now would crash right here.
-        warnings.warn(
-            "TensorFlow was imported before Triton under the torch backend; "
-            "loading Triton (torch's compiler, imported by Keras) may now crash "
-            "the process. Import kcontrast, or torch and triton, before tensorflow.",
-            RuntimeWarning, stacklevel=2)
-        triton = False
     if "torch" not in sys.modules:  # libgomp reads it once, when loaded
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch  # noqa: F401

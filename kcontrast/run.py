@@ -526,11 +526,24 @@ def _write_results(plan, partial, runs, start, device, complete):
     results.write_csv(os.path.join(partial, "results.csv"), runs)
 
 
-def list_experiments():
+def list_experiments(data_dir=None):
+    """One line per experiment; those whose data (``DATA_SOURCES`` of the
+    experiment file, default mnist5k) is not on this machine are marked, and
+    a last line names the command that gets it. Reads no framework."""
+    from kcontrast.data.sources import missing_data
+
+    missing = {}
     for name in cfg.experiment_names():
         module = cfg.load_experiment(name)
         summary = (module.__doc__ or "").strip().splitlines()[0]
-        print(f"  {name:22s} {summary}")
+        absent = missing_data(getattr(module, "DATA_SOURCES", ("mnist5k",)), data_dir)
+        missing.update(absent)
+        mark = f"  [data missing here: {', '.join(absent)}]" if absent else ""
+        print(f"  {name:22s} {summary}{mark}")
+    for source, command in missing.items():
+        print(f"{source} is not on this machine (nor in --data_dir): get it with "
+              f"`{command}` (Debian/Ubuntu), or pass --data_dir=DIR holding it; without "
+              "--data_dir and with network, tensorflow-datasets downloads it on the first run.")
 
 
 class _Stop:
@@ -567,7 +580,7 @@ def main(argv=None):
         print(f"{PROGRAM}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     if plan is None:
-        list_experiments()
+        list_experiments(_scan(argv).data_dir)
         return 0
     _Stop.signum = None
     handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -103,11 +103,13 @@ def test_optional_loss_keys_only_where_asked():
      "variant method=nt_xent"),
     (["--quick", "--config.model.encoder=mlp"], "encoder='mlp'"),
 ])
-def test_mitigation_bad_input_is_one_line(tmp_path, monkeypatch, capsys, args, needle):
+def test_mitigation_bad_input_is_one_line(tmp_path, monkeypatch, capsys, fashion_mnist_dir,
+                                          args, needle):
     """Checked before anything is written, including a key a method variant
     sets (it would be silently overridden)."""
     monkeypatch.chdir(tmp_path)
-    code = run.main(["kcontrast.run", "--exp=mitigation", *args])
+    code = run.main(["kcontrast.run", "--exp=mitigation", f"--data_dir={fashion_mnist_dir}",
+                     *args])
     err = capsys.readouterr().err
     lines = [l for l in err.splitlines() if l.strip()]
     assert code == 2 and len(lines) == 1, err

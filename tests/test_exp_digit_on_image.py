@@ -12,10 +12,10 @@ from kcontrast import run
 
 @pytest.mark.backend
 @pytest.mark.slow
-def test_quick_run_probes_object_and_heldout_digit(run_cli, tmp_path):
+def test_quick_run_probes_object_and_heldout_digit(run_cli, tmp_path, fashion_mnist_dir):
     out = tmp_path / "run"
-    result = run_cli(["--exp=digit_on_image", "--quick", "--nosave_models", f"--out={out}"],
-                  cwd=tmp_path)
+    result = run_cli(["--exp=digit_on_image", "--quick", "--nosave_models", f"--out={out}",
+                      f"--data_dir={fashion_mnist_dir}"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     record = json.loads((out / "results.json").read_text())
     assert record["experiment"] == "digit_on_image" and record["complete"] is True
@@ -53,9 +53,10 @@ def test_quick_run_probes_object_and_heldout_digit(run_cli, tmp_path):
     (["--temperature=0"], "temperature=0.0"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys,
-                                                         args, needle):
+                                                         fashion_mnist_dir, args, needle):
     monkeypatch.chdir(tmp_path)
-    code = run.main(["kcontrast.run", "--exp=digit_on_image", "--quick", *args])
+    code = run.main(["kcontrast.run", "--exp=digit_on_image", "--quick",
+                     f"--data_dir={fashion_mnist_dir}", *args])
     err = capsys.readouterr().err
     assert code == 2, err
     lines = [l for l in err.splitlines() if l.strip()]

@@ -9,9 +9,10 @@ import pytest
 
 @pytest.mark.backend
 @pytest.mark.slow
-def test_quick_run(run_cli, tmp_path):
+def test_quick_run(run_cli, tmp_path, fashion_mnist_dir):
     out = tmp_path / "run"
-    result = run_cli(["--exp=generalized_loss", "--quick", f"--out={out}"], cwd=tmp_path)
+    result = run_cli(["--exp=generalized_loss", "--quick", f"--out={out}",
+                      f"--data_dir={fashion_mnist_dir}"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     # The quick size caps the test split (data.test_examples) too.
     assert "features of 512 train / 1000 test images" in result.stdout
@@ -47,9 +48,11 @@ def test_quick_run(run_cli, tmp_path):
     (["--loss=nope"], "nope"),
     (["--sweep=model.head_depth=-1"], "model.head_depth"),
 ])
-def test_bad_input_is_one_line_and_writes_nothing(run_cli, tmp_path, args, needle):
+def test_bad_input_is_one_line_and_writes_nothing(run_cli, tmp_path, fashion_mnist_dir,
+                                                  args, needle):
     out = tmp_path / "run"
-    result = run_cli(["--exp=generalized_loss", f"--out={out}", *args], cwd=tmp_path)
+    result = run_cli(["--exp=generalized_loss", f"--out={out}",
+                      f"--data_dir={fashion_mnist_dir}", *args], cwd=tmp_path)
     assert result.returncode == 2
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and needle in err[0], result.stderr

@@ -10,10 +10,10 @@ from kcontrast import report
 
 @pytest.mark.backend
 @pytest.mark.slow
-def test_mitigation_quick_run(run_cli, tmp_path):
+def test_mitigation_quick_run(run_cli, tmp_path, fashion_mnist_dir):
     out = tmp_path / "run"
-    result = run_cli(["--exp=mitigation", "--quick", "--nosave_models", f"--out={out}"],
-                  cwd=tmp_path)
+    result = run_cli(["--exp=mitigation", "--quick", "--nosave_models", f"--out={out}",
+                      f"--data_dir={fashion_mnist_dir}"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     record = json.loads((out / "results.json").read_text())
     assert record["complete"] is True

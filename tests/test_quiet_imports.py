@@ -170,3 +170,59 @@ def test_torch_threads_wait_passively_unless_told_otherwise(tmp_path, preset):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == (preset or "PASSIVE")
+
+
+# The detection of a crash to come (tensorflow/tensorflow#124205), with this
+# machine's real TensorFlow imported in a subprocess. Only whether Triton is
+# installed is passed in where it is not (the CPU wheel): the segfault itself
+# needs the CUDA torch build and is not reproduced here.
+DETECTION = textwrap.dedent("""
+    import json, sys
+    from kcontrast import quiet_imports as q
+    def verdict(**kwargs):
+        try:
+            q.check_import_order(**kwargs)
+            return "ok"
+        except q.ImportOrderError as e:
+            return str(e)
+    before = [q.tensorflow_symbols_global(), verdict(backend="torch", triton_installed=True)]
+    import tensorflow
+    after = [q.tensorflow_symbols_global(),
+             verdict(backend="torch", triton_installed=True),
+             verdict(backend="torch", triton_installed=False),
+             verdict(backend="jax", triton_installed=True),
+             verdict(backend="torch")]
+    print(json.dumps({"before": before, "after": after}))
+""")
+
+
+def test_tensorflow_first_is_detected_before_triton_would_crash():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow",
+               PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    done = subprocess.run([sys.executable, "-c", DETECTION], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["before"] == [False, "ok"]  # nothing imported yet: nothing to fear
+    global_symbols, torch_triton, torch_only, jax, as_installed = result["after"]
+    if not global_symbols:
+        pytest.skip("this TensorFlow wheel loads its symbols locally (the upstream fix)")
+    assert "imported before TensorFlow" in torch_triton
+    assert "issues/124205" in torch_triton and "Import kcontrast" in torch_triton
+    assert (torch_only, jax) == ("ok", "ok")
+    assert as_installed == ("ok" if not HAS_TRITON else torch_triton)
+
+
+@needs_torch
+def test_user_script_importing_tensorflow_first_under_torch(tmp_path):
+    """``import tensorflow; import kcontrast`` under KERAS_BACKEND=torch: a
+    clear ImportOrderError where Triton is installed (no segfault), and a
+    working import where it is not (nothing to crash)."""
+    done, order = import_order(tmp_path, "-c", "import tensorflow\nimport kcontrast")
+    assert done.returncode != -11 and done.returncode != 139, done.stderr[-3000:]
+    if HAS_TRITON and "Received: tensorflow imported first" in done.stderr:
+        assert "ImportOrderError" in done.stderr and "issues/124205" in done.stderr
+        assert "triton" not in order
+    else:
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert order.index("tensorflow") < order.index("torch")

@@ -76,7 +76,7 @@ def test_help_lists_experiments_and_flags(tmp_path, flag):
 def test_list_names_the_experiments(tmp_path):
     result = _run(["--list"], cwd=tmp_path)
     assert result.returncode == 0
-    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
     assert names == sorted(names) and {"randbit", "multi_object"} <= set(names)
 
 

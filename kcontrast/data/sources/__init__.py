@@ -5,12 +5,15 @@ Modules: `mnist5k` (embedded digits), `fashion_mnist` (IDX files, read by
 
 `SOURCES` maps a name to a loader `fn(data_dir=None) -> Dataset` (labels
 {"label": int32 [N]}). Any other name is looked up in tensorflow-datasets.
+`missing_data(names, data_dir)` says which of them pip does not bring and
+are not on this machine, with the command that gets each (offline, fast).
 
 >>> ds = load_source("mnist5k")
 >>> ds.num_classes
 {'label': 10}
 """
 
+from kcontrast.data.sources import fashion_mnist
 from kcontrast.data.sources.fashion_mnist import load_fashion_mnist
 from kcontrast.data.sources.mnist5k import load_mnist5k
 from kcontrast.data.split import Dataset
@@ -19,6 +22,26 @@ SOURCES = {
     "mnist5k": load_mnist5k,
     "fashion_mnist": load_fashion_mnist,
 }
+
+# Sources whose data pip does not install: name -> (is_available(data_dir),
+# the one command that gets the data).
+LOCAL_DATA = {
+    "fashion_mnist": (fashion_mnist.is_available, fashion_mnist.GET_COMMAND),
+}
+
+
+def missing_data(names, data_dir=None):
+    """``{name: command}`` for each of ``names`` whose data pip does not
+    bring and that is absent here (from ``data_dir`` or its default place).
+
+    >>> missing_data(["mnist5k"])
+    {}
+    """
+    missing = {}
+    for name in names:
+        if name in LOCAL_DATA and not LOCAL_DATA[name][0](data_dir):
+            missing[name] = LOCAL_DATA[name][1]
+    return missing
 
 
 def load_source(name, data_dir=None, max_examples=None, image_size=None, stream=False):

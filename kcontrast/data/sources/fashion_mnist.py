@@ -3,7 +3,12 @@
 `apt-get install dataset-fashion-mnist` puts the four gzip'd IDX files under
 `/usr/share/datasets/fashion-mnist/` (the default `data_dir`). Plain (not
 gzip'd) files with the same names minus `.gz` are accepted too. Full split:
-60,000 train / 10,000 test, 28x28x1, 10 classes.
+60,000 train / 10,000 test, 28x28x1, 10 classes. Without the files,
+tensorflow-datasets' `fashion_mnist` is the fallback (a copy prepared in
+`data_dir`, or, with no `data_dir`, a download where there is network).
+`is_available(data_dir)` says, without reading anything or the network,
+whether one of the local copies is there; `GET_COMMAND` is the one command
+that installs the files.
 
 >>> ds = load_fashion_mnist()  # doctest: +SKIP
 >>> ds.train.images.shape  # doctest: +SKIP
@@ -11,6 +16,7 @@ gzip'd) files with the same names minus `.gz` are accepted too. Full split:
 """
 
 import functools
+import glob
 import os
 
 import numpy as np
@@ -20,6 +26,7 @@ from kcontrast.data.split import Dataset
 from kcontrast.data.split import Split
 
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
+GET_COMMAND = "apt-get install dataset-fashion-mnist"
 FILES = {
     ("train", "images"): "train-images-idx3-ubyte",
     ("train", "labels"): "train-labels-idx1-ubyte",
@@ -45,6 +52,23 @@ def find_files(data_dir=None):
         else:
             return None
     return paths
+
+
+def _tfds_prepared(data_dir=None):
+    """Whether tensorflow-datasets has a prepared `fashion_mnist` in
+    `data_dir` (default: `$TFDS_DATA_DIR`, else ~/tensorflow_datasets): a
+    version folder with its `dataset_info.json`, tfds' own layout."""
+    root = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    return bool(glob.glob(os.path.join(str(root), "fashion_mnist", "*", "dataset_info.json")))
+
+
+def is_available(data_dir=None):
+    """Whether `load_fashion_mnist(data_dir)` finds a copy on this machine:
+    the IDX files in `data_dir` (default `DEFAULT_DIR`) or a tfds copy
+    prepared there (default: tfds' data directory). A False still loads
+    where tfds can download (no `data_dir`, network); this check stays
+    offline and reads no image."""
+    return find_files(data_dir) is not None or _tfds_prepared(data_dir)
 
 
 @functools.lru_cache(maxsize=4)
@@ -80,8 +104,8 @@ def load_fashion_mnist_idx(data_dir=None):
         raise ValueError(
             "Expected the Fashion-MNIST IDX files "
             f"({', '.join(s + '[.gz]' for s in FILES.values())}) in {where}; "
-            f"Received: data_dir={data_dir} without them. Install them with "
-            "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu, puts them "
+            f"Received: data_dir={data_dir} without them. Get them with "
+            f"`{GET_COMMAND}` (Debian/Ubuntu, puts them "
             f"in {DEFAULT_DIR}) or pass --data_dir=<directory with the files>."
         )
     splits = _load(tuple(sorted(paths.items())))
@@ -120,12 +144,18 @@ def load_fashion_mnist(data_dir=None):
     try:
         # An explicit data_dir names where the data is: look there, offline.
         return load_tfds("fashion_mnist", data_dir=data_dir, download=data_dir is None)
-    except Exception as tfds_error:  # Report both ways of getting the data.
-        try:
-            load_fashion_mnist_idx(data_dir)
-        except ValueError as idx_error:
-            raise ValueError(
-                f"{idx_error} (The tensorflow-datasets fallback failed too: "
-                f"{type(tfds_error).__name__}: {str(tfds_error)[:300]})"
-            ) from tfds_error
-        raise
+    except Exception as tfds_error:  # Say both ways of getting the data.
+        if find_files(data_dir) is not None:  # appeared meanwhile
+            return load_fashion_mnist_idx(data_dir)
+        text = str(tfds_error)
+        why = ("no network" if "no network" in text else
+               "not prepared there" if data_dir is not None and "download=False" in text
+               else f"{type(tfds_error).__name__}: {text.splitlines()[0][:160] if text else ''}")
+        where = DEFAULT_DIR if data_dir is None else data_dir
+        raise ValueError(
+            f"Expected Fashion-MNIST: its IDX files ({', '.join(FILES.values())}, "
+            f".gz or plain) or a tensorflow-datasets copy in {where}; Received: "
+            f"data_dir={data_dir} without either (tensorflow-datasets: {why}). "
+            f"Get it with `{GET_COMMAND}` (Debian/Ubuntu, into {DEFAULT_DIR}), "
+            "or pass --data_dir=<directory with the files>."
+        ) from tfds_error

@@ -6,8 +6,6 @@ import pytest
 from kcontrast.data import build_dataset
 from kcontrast.data.builders.canvas import resize_images
 from kcontrast.data.builders.digit_on_image import grid_offsets
-from kcontrast.data.sources.fashion_mnist import DEFAULT_DIR
-from kcontrast.data.sources.fashion_mnist import find_files
 from kcontrast.data.sources.mnist5k import load_mnist5k
 
 
@@ -90,11 +88,10 @@ def test_errors(blank_objects):
         _build(blank_objects, merge="mean")
 
 
-@pytest.mark.skipif(find_files() is None, reason=f"Fashion-MNIST IDX files absent from {DEFAULT_DIR}: "
-                    "apt-get install dataset-fashion-mnist")
-def test_default_objects_are_fashion_mnist():
-    ds = build_dataset("digit_on_image", num_train=100, num_test=20)
+def test_default_objects_are_fashion_mnist(fashion_mnist_dir):
+    ds = build_dataset("digit_on_image", num_train=100, num_test=20, data_dir=fashion_mnist_dir)
     assert ds.config["objects"] == "fashion_mnist"
+    assert ds.config["data_dir"] == fashion_mnist_dir
     assert ds.input_shape == (64, 64, 1)
     assert len(ds.train) == 100 and len(ds.test) == 20
     assert set(ds.train.labels) == {"object", "digit"}

@@ -50,6 +50,25 @@ def test_missing_files_say_how_to_get_them(tmp_path):
     assert "nothing_here" in message
 
 
+def test_the_suites_small_copy_is_real_idx_with_ten_learnable_classes(fashion_mnist_dir):
+    """The session fixture every Fashion-MNIST test reads instead of Debian's
+    package: four IDX files the real loader reads, balanced classes that a
+    1-NN classifier tells apart (so probes on it measure something)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from tests.conftest import FASHION_TEST
+    from tests.conftest import FASHION_TRAIN
+
+    assert find_files(fashion_mnist_dir) is not None
+    ds = load_source("fashion_mnist", data_dir=fashion_mnist_dir)
+    assert ds.train.images.shape == (FASHION_TRAIN, 28, 28, 1)
+    assert ds.test.images.shape == (FASHION_TEST, 28, 28, 1)
+    np.testing.assert_array_equal(np.bincount(ds.train.labels["label"]), [FASHION_TRAIN // 10] * 10)
+    flat = lambda split: split.images.reshape(len(split), -1)
+    knn = KNeighborsClassifier(n_neighbors=1).fit(flat(ds.train), ds.train.labels["label"])
+    assert knn.score(flat(ds.test), ds.test.labels["label"]) > 0.9
+
+
 @pytest.mark.skipif(
     find_files() is None,
     reason=f"Fashion-MNIST IDX files absent from {DEFAULT_DIR}: "
