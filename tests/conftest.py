@@ -22,13 +22,13 @@ import_torch_first()
 
 def pytest_collection_modifyitems(config, items):
     """``KCONTRAST_SKIP_SLOW=1`` skips the tests marked ``slow`` (end-to-end
-    runs of a minute or more). CI sets it only where the same tests already
-    ran in another stage (see ``.ci/run``)."""
+    runs of a minute or more), reported as skipped; ``-m "not slow"`` (what
+    ``tests/run_backends.sh`` does by default) deselects them instead."""
     import pytest
 
     if os.environ.get("KCONTRAST_SKIP_SLOW") != "1":
         return
-    skip = pytest.mark.skip(reason="KCONTRAST_SKIP_SLOW=1 (ran in the CI suite stage)")
+    skip = pytest.mark.skip(reason="KCONTRAST_SKIP_SLOW=1")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)

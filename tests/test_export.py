@@ -81,6 +81,7 @@ def reload_in_fresh_process(path, data_file):
 
 
 @pytest.mark.backend
+@pytest.mark.matrix
 def test_export_reloads_in_a_fresh_tensorflow_process_and_matches(tmp_path):
     model, ds = tiny_trained_model()
     images, _ = next(iter(probe_dataset(ds.test, batch_size=7)))

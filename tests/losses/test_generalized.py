@@ -16,7 +16,7 @@ from kcontrast.losses import make_loss
 from kcontrast.losses import random_orthogonal
 from kcontrast.losses import sample_prior
 
-pytestmark = pytest.mark.backend
+pytestmark = [pytest.mark.backend, pytest.mark.matrix]
 
 CASES = [(2, 8, 0.05), (2, 128, 1.0), (7, 8, 0.2), (7, 128, 0.05),
          (64, 8, 1.0), (64, 128, 0.2)]

@@ -10,7 +10,7 @@ from loss_helpers import value_and_grad
 from kcontrast.losses import NTXent
 from kcontrast.losses import nt_xent
 
-pytestmark = pytest.mark.backend
+pytestmark = [pytest.mark.backend, pytest.mark.matrix]
 
 
 def reference_nt_xent(z1, z2, t):

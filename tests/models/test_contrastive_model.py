@@ -37,6 +37,7 @@ def _np(x):
     return keras.ops.convert_to_numpy(x)
 
 
+@pytest.mark.matrix
 def test_fit_from_numpy_logs_every_documented_metric():
     views, labels = _data()
     model = _model()
@@ -53,6 +54,7 @@ def test_fit_from_numpy_logs_every_documented_metric():
     assert total == pytest.approx(parts, rel=1e-4)
 
 
+@pytest.mark.matrix
 def test_training_lowers_the_contrastive_loss_on_fixed_views():
     views, labels = _data(n=64)
     model = _model()
@@ -100,6 +102,7 @@ def test_probes_do_not_train_the_encoder():
     assert np.abs(pa - pb).max() > 0
 
 
+@pytest.mark.matrix
 def test_keras_round_trip_reproduces_outputs_exactly(tmp_path):
     views, labels = _data()
     model = _model()
