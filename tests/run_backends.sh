@@ -10,8 +10,10 @@
 #   full             the whole suite, slow tests included: every test under
 #                    TensorFlow, then the backend-dependent tests (marker
 #                    `backend`) under JAX and PyTorch. What CI runs, in total.
-#   rest             full minus quick: what quick left out (CI runs quick in
-#                    its README stage, then rest, so nothing runs twice).
+#   rest             full minus quick: what quick left out, plus the tests of
+#                    data from system packages (marker `packaged_data`, which
+#                    skip where it is absent). CI runs quick in its README
+#                    stage without the data, then rest, so nothing runs twice.
 # KCONTRAST_TEST_BACKENDS (default "tensorflow jax torch") restricts the
 # stages, e.g. KCONTRAST_TEST_BACKENDS=torch runs only the torch stage.
 #
@@ -41,7 +43,8 @@ marker_expr() {
   case $mode in
     full) echo "$full" ;;
     quick) echo "$quick" ;;
-    rest) if [ -n "$full" ]; then echo "($full) and not ($quick)"; else echo "not ($quick)"; fi ;;
+    rest) if [ -n "$full" ]; then echo "($full) and not ($quick)"
+          else echo "not ($quick) or packaged_data"; fi ;;
   esac
 }
 

@@ -69,6 +69,7 @@ def test_the_suites_small_copy_is_real_idx_with_ten_learnable_classes(fashion_mn
     assert knn.score(flat(ds.test), ds.test.labels["label"]) > 0.9
 
 
+@pytest.mark.packaged_data
 @pytest.mark.skipif(
     find_files() is None,
     reason=f"Fashion-MNIST IDX files absent from {DEFAULT_DIR}: "
