@@ -357,7 +357,7 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
             test["representation"], {l: test_labels[l] for l in names},
             num_classes={l: other.num_classes[l] for l in names},
             multi_label=other.multi_label, protocol=protocol,
-            seed=config["seed"], log=log)
+            seed=config["seed"], log=log, names=names)
         metrics.update(_label_metrics(results, names))
     local = evaluation.get("local_features")
     if local:
