@@ -92,3 +92,21 @@ def evaluate_labels(train_features, train_labels, test_features, test_labels,
                 f"in {time.perf_counter() - middle:.1f}s")
         results[name] = {"linear": linear, "knn": knn}
     return results
+
+
+def label_metrics(results, names=None):
+    """``linear/<name>``, ``knn/<name>`` (and for multi-hot labels
+    ``map/<name>``, ``chance_map/<name>``, ``f1/<name>``) from
+    ``evaluate_labels`` results; ``names`` maps a dataset label to the
+    metric's name."""
+    names = dict(names or {})
+    metrics = {}
+    for label, result in results.items():
+        name = names.get(label, label)
+        metrics[f"linear/{name}"] = float(result["linear"]["accuracy"])
+        metrics[f"knn/{name}"] = float(result["knn"]["accuracy"])
+        if "mean_average_precision" in result["linear"]:
+            metrics[f"map/{name}"] = result["linear"]["mean_average_precision"]
+            metrics[f"chance_map/{name}"] = result["linear"]["chance_map"]
+            metrics[f"f1/{name}"] = result["linear"]["micro_f1"]
+    return metrics
