@@ -399,7 +399,8 @@ def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
         clusters = lf.cluster_rows(maps, ds.test.images[:len(shown)], (k,), seed)
         lf.draw_clusters(ds.test.images[:len(shown)], clusters[k], figure,
                          title=f"{ds.name}: K-means per image on each stage, k={k}",
-                         masks=ds.test.info["masks"][:len(shown)])
+                         masks=ds.test.info["masks"][:len(shown)],
+                         notes=lf.row_notes(scores, k))
     return metrics
 
 
