@@ -50,8 +50,11 @@ receives, atomically (written beside it, then renamed):
 
 - ``clusters_k<k>.png`` per k: one column per image; rows: the input, the
   masks (when the builder gives them), the raw-pixel baseline and one row per
-  stage, clusters drawn over the image;
-- ``scores.json``: the request, and ``scores`` (None without masks)::
+  stage, clusters drawn over the image. The title names the point
+  (``describe_point``: ``num_digits=4 seed=0``), each row's name carries its
+  scores at that k (``ARI``, ``fg`` ARI), and a colour key under the grid
+  gives the cluster ids;
+- ``scores.json``: the request, ``point``, and ``scores`` (None without masks)::
 
       {"pixels": {"2": {"ari": .., "fg_ari": .., "purity": ..}, ...},
        "stage1": {...}, ...,
@@ -76,6 +79,8 @@ references per stage make that visible
 - ``pixels``: the raw-pixel baseline at that resolution: each cell's mean
   pixel, clustered by the same K-means, upsampled the same way.
 
+The command prints a line per step done (loading, stage maps, each row's
+K-means, each stage's references, the figures), each with the elapsed time.
 Scores are computed when the dataset has masks unless ``--noscores``; on a
 dataset without masks the command says so and draws the figures only, and
 an explicit ``--scores`` is then a bad request. Bad requests (``--k`` < 2, an
@@ -92,9 +97,11 @@ Python::
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -354,22 +361,47 @@ def cluster_scores(masks, clusters):
             "purity": float(np.mean(pure))}
 
 
-def cluster_rows(maps, images, ks, seed=0, n_init=3):
+def cluster_rows(maps, images, ks, seed=0, n_init=3, progress=None, every=10.0):
     """Per-image K-means cluster maps of the raw pixels and of every stage.
 
     Args:
         maps: ``{stage: [N, h, w, c]}`` (``stage_maps``).
         images: ``[N, H, W, C]`` the images the maps come from.
         ks: cluster counts.
+        progress: optional callable taking one line after each row
+            (``K-means rows 2/4 done (stage1, k=2,3,4, 8 images)``) and,
+            within a row, one every ``every`` seconds (``K-means row 2/4
+            (stage1): 16/24 image clusterings``).
+        every: seconds between the lines within a row.
 
     Returns:
         ``{k: {"pixels": int [N, H, W], stage: int [N, H, W], ...}}``, the
         labels upsampled to the image size (the rows ``draw_clusters`` draws).
     """
     size = images.shape[1:3]
-    return {k: {PIXELS: cluster_maps(images, k, size, seed, n_init),
-                **{name: cluster_maps(m, k, size, seed, n_init) for name, m in maps.items()}}
-            for k in ks}
+    sources = {PIXELS: images, **maps}
+    rows = {k: {} for k in ks}
+    chunk = 8   # images per cluster_maps call (image j keeps seed + j)
+    last = time.perf_counter()
+    for i, (name, values) in enumerate(sources.items()):
+        done, total = 0, len(values) * len(ks)
+        for k in ks:
+            parts = []
+            for start in range(0, len(values), chunk):
+                parts.append(cluster_maps(values[start:start + chunk], k, size,
+                                          seed + start, n_init))
+                done += len(parts[-1])
+                if progress and done < total and time.perf_counter() - last >= every:
+                    progress(f"K-means row {i + 1}/{len(sources)} ({name}): "
+                             f"{done}/{total} image clusterings")
+                    last = time.perf_counter()
+            rows[k][name] = np.concatenate(parts) if parts else cluster_maps(
+                values, k, size, seed, n_init)
+        last = time.perf_counter()
+        if progress:
+            progress(f"K-means rows {i + 1}/{len(sources)} done ({name}, "
+                     f"k={','.join(map(str, ks))}, {len(images)} images)")
+    return rows
 
 
 def _round(scores):
@@ -404,7 +436,7 @@ def _masks_of(split, masks):
 
 
 def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_images=64,
-                         masks=None, seed=0, n_init=3, batch_size=64):
+                         masks=None, seed=0, n_init=3, batch_size=64, progress=None):
     """Scores the local-feature clusters of every stage against object masks.
 
     Runs ``cluster_maps`` on the first ``num_images`` images of ``split``,
@@ -421,6 +453,8 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
         masks: int ``[N, H, W]`` to use instead of ``split.info["masks"]``.
         seed, n_init: K-means seed and restarts.
         batch_size: images per model call.
+        progress: optional callable taking one line per step done (stage
+            maps, each row's K-means, each stage's references).
 
     Returns:
         dict: ``"pixels"`` and each stage -> ``{str(k): {"ari", "fg_ari",
@@ -448,12 +482,17 @@ def local_feature_scores(model_or_fn, split, k=(2, 3, 4), stages=None, num_image
     images = model_inputs(split, num_images)
     masks = masks[:len(images)]
     maps = stage_maps(model_or_fn, images, stages, batch_size)
-    clusters = cluster_rows(maps, split.images[:len(images)], ks, seed, n_init)
+    if progress:
+        progress(f"stage maps of {len(images)} images ({', '.join(maps)})")
+    clusters = cluster_rows(maps, split.images[:len(images)], ks, seed, n_init, progress)
     table = _score_table(clusters, masks, ks)
-    table["resolution"] = {
-        name: resolution_references(masks, split.images[:len(images)], m.shape[1:3], ks,
-                                    seed, n_init)
-        for name, m in maps.items()}
+    table["resolution"] = {}
+    for i, (name, m) in enumerate(maps.items()):
+        table["resolution"][name] = resolution_references(
+            masks, split.images[:len(images)], m.shape[1:3], ks, seed, n_init)
+        if progress:
+            progress(f"resolution references {i + 1}/{len(maps)} done ({name}, "
+                     f"{m.shape[1]}x{m.shape[2]} grid)")
     table["num_images"] = int(len(images))
     return table
 
@@ -470,16 +509,40 @@ def model_inputs(split, n=None):
 
 
 # ----------------------------------------------------------------- figures
-def draw_clusters(images, rows, path, title="", masks=None, alpha=0.55):
-    """Draws cluster maps over images: one column per image, one row per entry.
+def row_notes(scores, k):
+    """``{row: "ARI 0.60 fg 0.11"}``: each row's scores at ``k`` from a
+    ``local_feature_scores`` table, the labels ``draw_clusters`` writes under
+    the row names (``fg`` = ``fg_ari``; rows without scores are left out)."""
+    notes = {}
+    for row, by_k in (scores or {}).items():
+        if row in ("best", "resolution", "num_images") or str(k) not in by_k:
+            continue
+        values = by_k[str(k)]
+        parts = [f"{label} {values[name]:.2f}" for name, label in
+                 (("ari", "ARI"), ("fg_ari", "fg")) if values.get(name) is not None]
+        if parts:
+            notes[row] = " ".join(parts)
+    return notes
+
+
+def draw_clusters(images, rows, path, title="", masks=None, alpha=0.55, notes=None):
+    """Draws cluster maps over images: one column per image, one row per entry,
+    and a colour key under the grid.
+
+    Cluster ``i`` is drawn in colour ``i`` of matplotlib's ``tab10`` (clusters
+    are numbered by decreasing size, so 0, the largest, is usually the
+    background); the masks row uses the same colours for its labels (0
+    background, ``i`` object ``i``).
 
     Args:
         images: float ``[N, H, W, C]`` in [0, 1] (C = 1 or 3 is shown).
         rows: dict row name -> int ``[N, H, W]`` cluster maps, drawn in order.
         path: the PNG to write.
-        title: figure title.
+        title: figure title (may hold several lines).
         masks: int ``[N, H, W]`` drawn as a row after the input, if given.
         alpha: opacity of the cluster colours.
+        notes: optional dict row name -> short text written under the row's
+            name (``row_notes``: its scores).
     """
     import matplotlib
 
@@ -491,26 +554,79 @@ def draw_clusters(images, rows, path, title="", masks=None, alpha=0.55):
     cmap = "gray" if shown.ndim == 3 else None
     named = [("input", None)] + ([("masks", masks)] if masks is not None else [])
     named += list(rows.items())
+    notes = dict(notes or {})
     n = len(images)
-    fig, axes = plt.subplots(len(named), n, figsize=(1.3 * n + 0.9, 1.3 * len(named)),
-                             squeeze=False)
+    title_lines = len(title.splitlines()) if title else 0
+    top, bottom = 0.1 + 0.16 * title_lines, 0.6
+    width = max(1.3 * n + 1.2, 5.0)
+    cell = min(1.3, (width - 1.2) / n)   # square panels: no empty bands
+    height = (cell + 0.1) * len(named) + top + bottom
+    fig, axes = plt.subplots(len(named), n, figsize=(width, height), squeeze=False)
     colours = plt.get_cmap("tab10")
+    used = 0
     for r, (name, value) in enumerate(named):
         for i in range(n):
             ax = axes[r, i]
             ax.imshow(shown[i], cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
             if value is not None:
-                ids = np.asarray(value[i]) % 10
-                ax.imshow(colours(ids), alpha=alpha, interpolation="nearest")
+                ids = np.asarray(value[i])
+                used = max(used, int(ids.max()) + 1)
+                ax.imshow(colours(ids % 10), alpha=alpha, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_ylabel(name, fontsize=8)
+                label = name + (f"\n{notes[name]}" if name in notes else "")
+                ax.set_ylabel(label, fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=colours(c % 10), alpha=alpha, label=str(c))
+               for c in range(min(used, 10))]
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+                   title="colour key: cluster id (0 = largest); masks row: 0 background, "
+                         "i object i", title_fontsize=8, frameon=False, handlelength=1.6,
+                   handleheight=1.2, columnspacing=1.0)
+    fig.tight_layout(rect=(0, bottom / height, 1, 1 - top / height))
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def describe_point(record, run=None):
+    """The parameters of the point a run (``config.json``) or an export's
+    ``config.json`` comes from, as ``"num_digits=4 seed=0"``: the swept
+    parameters in a run point directory's name (``01-num_digits=4-seed=0``),
+    else the values of the experiment's sweep keys in the recorded config;
+    with the seed in any case."""
+    training = record.get("training") or record
+    config = training.get("config") or {}
+    text = ""
+    name = os.path.basename(os.path.normpath(run)) if run else ""
+    match = re.match(r"^\d+-(.+)$", name)
+    if match:
+        text = " ".join(re.split(r"-(?=[A-Za-z_][\w.]*=)", match.group(1)))
+    else:
+        from kcontrast import config as cfg
+
+        experiment = training.get("experiment") or config.get("name")
+        if experiment in cfg.experiment_names():
+            try:
+                sweep = cfg.get_experiment_config(experiment).get("sweep") or ()
+            except (ValueError, KeyError, TypeError):
+                sweep = ()
+            parts = []
+            for entry in sweep:
+                key = entry.split("=", 1)[0]
+                value = config
+                for part in key.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is not None:
+                    parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+            text = " ".join(parts)
+    if "seed=" not in text and config.get("seed") is not None:
+        text = f"{text} seed={config['seed']}".strip()
+    return text
 
 
 # --------------------------------------------------------------- the CLI
@@ -591,6 +707,11 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
     ``scores``: True (required: an error without masks), False (figures
     only) or None (when the dataset has masks).
     """
+    start = time.perf_counter()
+
+    def progress(line):
+        log(f"[{time.perf_counter() - start:6.1f}s] {line}")
+
     ks = _check_ks(k)
     images = checks.check_positive_int(images, "images")
     score_images = checks.check_positive_int(score_images, "score_images")
@@ -620,19 +741,25 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
             f"Expected a dataset whose builder gives object masks for --scores; "
             f"Received: dataset={ds.name} without masks (drop --scores for the figures)")
     do_scores = masks is not None and scores is not False
+    point = describe_point(record, run)
+    progress(f"loaded {run or saved_model} ({point or 'no parameters recorded'}): "
+             f"dataset {ds.name}, stages {', '.join(stages)}")
     if masks is None:
         log(f"dataset {ds.name} gives no object masks: figures without scores")
 
     shown = model_inputs(data, images)
     maps = stage_maps(model, shown, stages)
-    clusters = cluster_rows(maps, data.images[:len(shown)], ks, seed, n_init)
+    progress(f"figures: stage maps of {len(shown)} images")
+    clusters = cluster_rows(maps, data.images[:len(shown)], ks, seed, n_init,
+                            progress=lambda line: progress(f"figures: {line}"))
     table = None
     if do_scores:
         table = local_feature_scores(model, data, k=ks, stages=stages,
-                                     num_images=score_images, seed=seed, n_init=n_init)
+                                     num_images=score_images, seed=seed, n_init=n_init,
+                                     progress=lambda line: progress(f"scores: {line}"))
     result = {"source": source, "dataset": {"builder": ds.name, "config": ds.config},
               "split": split, "k": ks, "stages": stages, "images": len(shown),
-              "seed": seed, "scores": table}
+              "seed": seed, "point": point, "scores": table}
     if table is None and masks is not None:
         result["note"] = "scores not asked (--noscores)"
     elif table is None:
@@ -644,16 +771,19 @@ def run_local_features(out, run=None, saved_model=None, k=(2, 3, 4), images=8,
     try:
         shown_masks = None if masks is None else masks[:len(shown)]
         for kk in ks:
+            scored = (f"\nunder each row: its ARI and fg ARI at k={kk}, mean over "
+                      f"{table['num_images']} {split} images" if table else "")
             draw_clusters(data.images[:len(shown)], clusters[kk],
                           os.path.join(tmp, f"clusters_k{kk}.png"),
-                          title=f"{ds.name}: K-means per image, k={kk}",
-                          masks=shown_masks)
+                          title=f"{ds.name} {point}: K-means per image, k={kk}{scored}",
+                          masks=shown_masks, notes=row_notes(table, kk))
         with open(os.path.join(tmp, "scores.json"), "w") as f:
             json.dump(result, f, indent=2, sort_keys=True)
         os.chmod(tmp, 0o755)
         os.rename(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    progress(f"figures written: {', '.join(f'clusters_k{kk}.png' for kk in ks)}")
     if table is not None:
         def cell(value):
             return "-" if value is None else f"{value:.3f}"

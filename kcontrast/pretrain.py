@@ -41,6 +41,7 @@ from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
 from kcontrast.data.stream import is_stream
 from kcontrast.evaluation.features import extract_features
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
+from kcontrast.evaluation.per_label import label_metrics as _label_metrics
 from kcontrast.lars import LARS
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
@@ -294,23 +295,6 @@ def _online_accuracy(logits, labels, multi_label):
     return float(np.mean(np.argmax(logits, axis=-1) == labels.reshape(-1)))
 
 
-def _label_metrics(results, names):
-    """``linear/<name>``, ``knn/<name>`` (and for multi-hot labels
-    ``map/<name>``, ``chance_map/<name>``, ``f1/<name>``) from
-    ``evaluate_labels`` results; ``names`` maps a dataset label to the
-    metric's name."""
-    metrics = {}
-    for label, result in results.items():
-        name = names.get(label, label)
-        metrics[f"linear/{name}"] = float(result["linear"]["accuracy"])
-        metrics[f"knn/{name}"] = float(result["knn"]["accuracy"])
-        if "mean_average_precision" in result["linear"]:
-            metrics[f"map/{name}"] = result["linear"]["mean_average_precision"]
-            metrics[f"chance_map/{name}"] = result["linear"]["chance_map"]
-            metrics[f"f1/{name}"] = result["linear"]["micro_f1"]
-    return metrics
-
-
 def evaluate_point(model, ds, config, log=None, local_figure=None):
     """Online probes (over the whole test split), offline linear probes and
     kNN, per label, under the point's recorded protocol; then the same
@@ -357,7 +341,7 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
             test["representation"], {l: test_labels[l] for l in names},
             num_classes={l: other.num_classes[l] for l in names},
             multi_label=other.multi_label, protocol=protocol,
-            seed=config["seed"], log=log)
+            seed=config["seed"], log=log, names=names)
         metrics.update(_label_metrics(results, names))
     local = evaluation.get("local_features")
     if local:
@@ -415,7 +399,8 @@ def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
         clusters = lf.cluster_rows(maps, ds.test.images[:len(shown)], (k,), seed)
         lf.draw_clusters(ds.test.images[:len(shown)], clusters[k], figure,
                          title=f"{ds.name}: K-means per image on each stage, k={k}",
-                         masks=ds.test.info["masks"][:len(shown)])
+                         masks=ds.test.info["masks"][:len(shown)],
+                         notes=lf.row_notes(scores, k))
     return metrics
 
 

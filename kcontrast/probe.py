@@ -1,10 +1,11 @@
 """Probe an exported model: linear probe and kNN on its frozen features.
 
     python -m kcontrast.probe --saved_model=saved_models/NAME \\
-        [--dataset=randbit] [--label=label] [--feature=representation]
+        [--dataset=randbit] [--label=label] [--feature=representation] [--overwrite]
 
 1. reads the export's ``config.json`` (refuses a SavedModel kcontrast did not
-   write) and checks ``--feature`` against the exported features;
+   write) and checks ``--feature`` against the exported features; refuses an
+   existing ``--out`` unless ``--overwrite`` (before any work);
 2. rebuilds the dataset: ``--dataset`` names a builder of
    ``kcontrast.data.BUILDERS`` (default: the one recorded at export); the
    recorded builder config is reused when the names match, and
@@ -14,11 +15,21 @@
    ``serve`` endpoint, keeping only ``--feature``;
 4. for each ``--label`` (default: every label of the dataset) runs
    ``kcontrast.evaluation.linear_probe`` and ``knn_classify``;
-5. prints one line per label and writes the results as JSON to ``--out``
+5. on the recorded dataset with no ``--label`` or ``--dataset_config``, also
+   probes the training run's ``eval.probe_sets`` (other datasets, e.g. single
+   digits after pretraining on several; ``--noprobe_sets`` skips them), built
+   and capped as the run built them;
+6. prints the metrics it computed under the run's names (``linear/label``,
+   ``linear/single_digit``, ``map/presence4``, ...; the experiment's
+   headline metrics first) and writes the results as JSON to ``--out``
    (default ``<saved_model>/probes/<dataset>-<feature>.json``), atomically.
 
+With default flags on the representation this repeats the run's own
+``linear/*``, ``knn/*`` and ``map/*`` metrics from the export alone.
+
 A bad request (not a kcontrast export, unknown feature, label or dataset,
-input shape mismatch) ends with one line on stderr and exit code 2.
+input shape mismatch, an existing output) ends with one line on stderr and
+exit code 2, and writes nothing.
 """
 
 import json
@@ -67,10 +78,37 @@ def recorded_protocol(config):
     return protocol_of(training), training.get("seed", 0)
 
 
+def headline_of(config):
+    """The headline metrics (its figure's ``y``) of the experiment an
+    export's training run belongs to; ``[]`` when it names no experiment
+    this version knows."""
+    from kcontrast import config as cfg
+    from kcontrast.report import headline_metrics
+
+    training = config.get("training") or {}
+    name = training.get("experiment") or (training.get("config") or {}).get("name")
+    if name not in cfg.experiment_names():
+        return []
+    try:
+        return headline_metrics(cfg.get_experiment_config(name).get("figure"))
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+def default_out(saved_model, builder, feature):
+    """Where a probe's results go without ``--out``."""
+    return os.path.join(saved_model, "probes", f"{builder}-{feature}.json")
+
+
+def _limit(*caps):
+    caps = [n for n in caps if n]
+    return min(caps) if caps else None
+
+
 def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=None,
                       feature="representation", batch_size=256, max_examples=None,
                       seed=None, k=None, temperature=None, linear_optimizer=None,
-                      log=None):
+                      probe_sets=True, log=None):
     """Linear probe and kNN of one exported feature, per label.
 
     Args:
@@ -85,12 +123,19 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         k, temperature: kNN parameters (default: the recorded protocol's).
         linear_optimizer: "lbfgs" or "adam" (default: the recorded
             protocol's; "lbfgs" when nothing is recorded).
+        probe_sets: also probe the training run's ``eval.probe_sets`` when
+            probing the recorded dataset with no `labels` or
+            `dataset_config` (each built with the run's seed and capped at
+            its ``eval.max_probe_examples``, as the run did).
         log: optional callable taking one progress line.
 
     Returns:
         dict with `saved_model`, `feature`, `dataset` (builder and config),
-        `backend` (of training), `num_train`, `num_test` and `results`
-        (label -> {"linear": ..., "knn": ...}).
+        `backend` (of training), `num_train`, `num_test`, `results`
+        (label -> {"linear": ..., "knn": ...}), `probe_sets` (one entry per
+        probe set probed: builder, args, labels, sizes, results), `metrics`
+        (the run's names: ``linear/<name>``, ``knn/<name>``, ``map/<name>``,
+        ...) and `headline` (the experiment's headline metrics).
 
     Raises:
         ProbeError / ExportError (ValueErrors): the one-line CLI errors.
@@ -106,6 +151,7 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
     from kcontrast.data import BUILDERS, build_dataset
     from kcontrast.data.pipeline import probe_dataset
     from kcontrast.evaluation import evaluate_labels, extract_features
+    from kcontrast.evaluation.per_label import label_metrics
 
     if name not in BUILDERS:
         raise ProbeError(f"Expected --dataset among {sorted(BUILDERS)}; Received: dataset={name!r}")
@@ -114,25 +160,36 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
     except ValueError as e:
         raise ProbeError(str(e).splitlines()[0]) from None
     available = sorted(ds.num_classes)
+    training = (config.get("training") or {}).get("config") or {}
+    recorded_sets = []
+    if probe_sets and not labels and not dataset_config and (
+            name == (config.get("dataset") or {}).get("builder")):
+        recorded_sets = list((training.get("eval") or {}).get("probe_sets") or ())
     labels = list(labels or available)
     unknown = [l for l in labels if l not in ds.num_classes]
     if unknown:
         raise ProbeError(f"Expected --label among {available}; Received: label={unknown}")
     # The run's training split was cut to data.train_examples: probe the same
     # rows, so that default flags repeat the run's numbers.
-    training = (config.get("training") or {}).get("config") or {}
     recorded_limit = None
     if name == (config.get("dataset") or {}).get("builder"):
         recorded_limit = (training.get("data") or {}).get("train_examples")
-    limits = [n for n in (max_examples, recorded_limit) if n]
-    train = ds.train.head(min(limits) if limits else None)
+    train = ds.train.head(_limit(max_examples, recorded_limit))
     test = ds.test.head(max_examples)
-    data_shape = list(train.image_shape[:-1]) + [train.image_shape[-1] + train.num_extra]
-    model_shape = list(config["input"]["shape"][1:])
-    if data_shape != model_shape:
-        raise ProbeError(
-            f"Expected images of shape {model_shape} (the export's input); "
-            f"Received: dataset {name} gives {data_shape}")
+    _check_shape(config, train, name)
+    cap = _limit(max_examples, (training.get("eval") or {}).get("max_probe_examples"))
+    others = []
+    for probe_set in recorded_sets:
+        try:
+            other = build_dataset(probe_set["builder"], seed=training.get("seed", 0),
+                                  data_dir=(training.get("data") or {}).get("data_dir"),
+                                  **dict(probe_set.get("args") or {}))
+        except (ValueError, KeyError) as e:
+            raise ProbeError(
+                f"Expected the recorded probe set to build ({e}); Received: "
+                f"{probe_set.get('builder')!r} (skip it with --noprobe_sets)") from None
+        _check_shape(config, other.train, probe_set["builder"])
+        others.append((probe_set, other.train.head(cap), other.test.head(cap), other))
 
     import tensorflow as tf
 
@@ -152,11 +209,42 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         test_x[feature], {l: test_y[l] for l in labels},
         num_classes={l: ds.num_classes[l] for l in labels},
         multi_label=ds.multi_label, protocol=protocol, seed=seed, log=log)
+    metrics = label_metrics(results)
+    sets = []
+    for probe_set, other_train, other_test, other in others:
+        names = dict(probe_set["labels"])
+        if log:
+            log(f"probe set {probe_set['builder']} ({', '.join(names.values())}): "
+                f"{len(other_train)} train / {len(other_test)} test images")
+        o_train_x, o_train_y = extract_features(
+            loaded, probe_dataset(other_train, batch_size), [feature])
+        o_test_x, o_test_y = extract_features(
+            loaded, probe_dataset(other_test, batch_size), [feature])
+        set_results = evaluate_labels(
+            o_train_x[feature], {l: o_train_y[l] for l in names},
+            o_test_x[feature], {l: o_test_y[l] for l in names},
+            num_classes={l: other.num_classes[l] for l in names},
+            multi_label=other.multi_label, protocol=protocol, seed=seed, log=log,
+            names=names)
+        metrics.update(label_metrics(set_results, names))
+        sets.append({"builder": probe_set["builder"], "args": dict(probe_set.get("args") or {}),
+                     "labels": names, "num_train": len(other_train),
+                     "num_test": len(other_test), "results": set_results})
     return {"saved_model": saved_model, "feature": feature,
             "dataset": {"builder": name, "config": kwargs},
             "backend": config.get("backend"), "num_train": len(train),
             "num_test": len(test), "protocol": protocol,
-            "seed": seed, "results": results}
+            "seed": seed, "results": results, "probe_sets": sets,
+            "metrics": metrics, "headline": headline_of(config)}
+
+
+def _check_shape(config, split, name):
+    data_shape = list(split.image_shape[:-1]) + [split.image_shape[-1] + split.num_extra]
+    model_shape = list(config["input"]["shape"][1:])
+    if data_shape != model_shape:
+        raise ProbeError(
+            f"Expected images of shape {model_shape} (the export's input); "
+            f"Received: dataset {name} gives {data_shape}")
 
 
 def define_flags(fv):
@@ -172,6 +260,8 @@ def define_flags(fv):
     flags.DEFINE_float("temperature", None, "kNN temperature (default: the recorded protocol's, else 0.07).", flag_values=fv)
     flags.DEFINE_enum("linear_optimizer", None, ["lbfgs", "adam"], "Linear-probe optimizer (default: the recorded protocol's, else lbfgs).", flag_values=fv)
     flags.DEFINE_string("out", None, "Results JSON (default <saved_model>/probes/<dataset>-<feature>.json).", flag_values=fv)
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --out.", flag_values=fv)
+    flags.DEFINE_bool("probe_sets", True, "On the recorded dataset, also probe the training run's eval.probe_sets (--noprobe_sets: skip them).", flag_values=fv)
     return fv
 
 
@@ -193,24 +283,57 @@ def _main(argv=None):
                 "Expected batch_size >= 1, k >= 1, temperature > 0, max_examples >= 2; "
                 f"Received: batch_size={fv.batch_size}, k={fv.k}, "
                 f"temperature={fv.temperature}, max_examples={fv.max_examples}")
+        builder = _dataset_request(read_export_config(fv.saved_model), fv.dataset,
+                                   fv.dataset_config)[0]
+        out = fv.out or default_out(fv.saved_model, builder, fv.feature)
+        if os.path.lexists(out) and not fv.overwrite:
+            raise ProbeError(
+                "Expected an --out that does not exist (pass --overwrite to replace it); "
+                f"Received: out={out}")
+        if os.path.isdir(out):
+            raise ProbeError(f"Expected --out to be a file path; Received: out={out} is a directory")
         record = probe_saved_model(
             fv.saved_model, dataset=fv.dataset, dataset_config=fv.dataset_config,
             labels=fv.label, feature=fv.feature, batch_size=fv.batch_size,
             max_examples=fv.max_examples, seed=fv.seed, k=fv.k,
             temperature=fv.temperature, linear_optimizer=fv.linear_optimizer,
-            log=lambda line: print(line, flush=True))
+            probe_sets=fv.probe_sets, log=lambda line: print(line, flush=True))
     except ValueError as e:
         cli.fail(PROGRAM, e)
-    out = fv.out or os.path.join(
-        fv.saved_model, "probes", f"{record['dataset']['builder']}-{fv.feature}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     atomic.write_json(out, record, default=str)
     for label, result in record["results"].items():
         print(f"{label}: linear {result['linear']['accuracy']:.4f}  "
               f"knn {result['knn']['accuracy']:.4f}  ({fv.feature}, "
               f"{record['num_train']} train / {record['num_test']} test)")
+    for line in metrics_lines(record):
+        print(line)
     print(f"results: {out}")
     return 0
+
+
+def metrics_lines(record, width=100):
+    """The lines naming the metrics a probe computed, under the run's names,
+    the experiment's headline metrics first (``kcontrast.report.metric_order``),
+    each line within ``width`` characters."""
+    from kcontrast.report import metric_order
+
+    metrics = record["metrics"]
+    order = metric_order(metrics, record.get("headline") or ())
+    order += [m for m in metrics if m not in order]
+    headline = [m for m in record.get("headline") or () if m in metrics]
+    lines = []
+    if headline:
+        lines.append("headline: " + "  ".join(f"{m}={metrics[m]:.4f}" for m in headline))
+    line = f"computed {len(order)} metrics:"
+    for name in order:
+        part = f" {name}={float(metrics[name]):.4f}"
+        if len(line) + len(part) > width:
+            lines.append(line)
+            line = " "
+        line += part
+    lines.append(line)
+    return lines
 
 
 def main(argv=None):

@@ -5,6 +5,7 @@ Usage::
     python -m kcontrast.report DIR_OR_JSON [--metric=linear/label]
     python -m kcontrast.report DIR_OR_JSON --metric=linear/single_digit,map/presence4
     python -m kcontrast.report DIR_OR_JSON --figure=figure.png   # redraw the figure too
+    python -m kcontrast.report DIR_OR_JSON --summary   # what a finished run prints
 
 Prints the metric as a table: rows are the figure's line key (e.g.
 temperature), columns its x key (e.g. bits), as the experiment's ``figure``
@@ -12,6 +13,11 @@ config declares; with no figure, one row per point. Runs that differ only in
 their seed are one cell: ``mean ± sd (n)`` over seeds. Where the run records
 a spread of this metric across the row key (``results.spread``), a last row
 gives it per column (mean ± sd over seeds of max − min).
+
+``--summary`` prints the table a finished ``kcontrast.run`` prints: one row
+per point, the experiment's headline metrics (its figure's ``y``) first, then
+their kNN twins and the other probe metrics, as many columns as fit in 100
+characters (``summary``); the full metrics stay in ``results.json``.
 """
 
 import json
@@ -30,7 +36,83 @@ def define_flags(fv):
     flags.DEFINE_string("figure", None, "Also redraw the run's figure from results.json to this "
                         "PNG path (the run's own figure settings, this version's plotting).",
                         flag_values=fv)
+    flags.DEFINE_bool("summary", False, "Print the run's summary table (headline metrics "
+                      "first, fitted to 100 columns), as kcontrast.run prints at its end.",
+                      flag_values=fv)
     return fv
+
+
+WIDTH = 100
+# After the headline metrics, the order in which other metrics are shown.
+_PREFIXES = ("linear/", "map/", "knn/", "online/")
+
+
+def headline_metrics(figure):
+    """The headline metrics of an experiment: its figure's ``y`` (a name or a
+    tuple of names) as a list; ``[]`` without a figure.
+
+    >>> headline_metrics({"x": "num_digits", "y": ("linear/single_digit", "map/presence4")})
+    ['linear/single_digit', 'map/presence4']
+    """
+    y = (figure or {}).get("y")
+    if not y:
+        return []
+    return [y] if isinstance(y, str) else list(y)
+
+
+def metric_order(names, headline=()):
+    """``names`` (metric names) in display order: the headline metrics first,
+    then the kNN twin of each headline ``linear/X`` (``knn/X``), then the
+    other ``linear/``, ``map/``, ``knn/`` and ``online/`` metrics; the rest
+    (chance levels, F1, local-feature scores, times) are left out.
+
+    >>> metric_order(["knn/label", "online/label", "linear/label", "train_time_s"],
+    ...              ["linear/label"])
+    ['linear/label', 'knn/label', 'online/label']
+    """
+    names = list(names)
+    order = [m for m in headline if m in names]
+    order += [f"knn/{m[len('linear/'):]}" for m in order if m.startswith("linear/")
+              and f"knn/{m[len('linear/'):]}" in names]
+    for prefix in _PREFIXES:
+        order += sorted(m for m in names if m.startswith(prefix) and m not in order)
+    return list(dict.fromkeys(order))
+
+
+def summary(record, width=WIDTH):
+    """The table a finished run prints: ``wide_table`` of the headline
+    metrics (``headline_metrics`` of the record's figure) and then, in
+    ``metric_order``, as many other metrics as keep every line within
+    ``width`` characters (the headline metrics are always shown). A last line
+    says how many ``<kind>/<label>`` metrics were left out and where they are.
+
+    >>> print(summary(record))  # doctest: +SKIP
+    | bits | temperature | linear/label | knn/label | online/label |
+    |---|---|---|---|---|
+    | 0 | 0.2 | 0.789 | 0.818 | 0.106 |
+    """
+    runs = record["runs"]
+    if not runs:
+        raise ValueError("Expected at least one run; Received: runs=[]")
+    figure = record.get("figure") or record["config"].get("figure") or {}
+    names = {k for r in runs for k, v in r["metrics"].items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    order = metric_order(names, headline_metrics(figure))
+    if not order:
+        raise ValueError(f"Expected probe metrics in the runs; Received: {sorted(names)}")
+    fixed = max(1, len([m for m in headline_metrics(figure) if m in names]))
+    shown = order[:fixed]
+    for metric in order[fixed:]:
+        text = wide_table(record, shown + [metric])
+        if max(len(line) for line in text.splitlines()) > width:
+            break
+        shown.append(metric)
+    text = wide_table(record, shown)
+    left = len([m for m in names if "/" in m and m not in shown])
+    if left:
+        text += (f"\n\n{left} more probe metrics per point in results.json "
+                 f"(python -m kcontrast.report DIR --metric=NAME).")
+    return text
 
 
 def redraw_figure(record, path):
@@ -152,7 +234,9 @@ def _main(argv=None):
         if len(rest) != 1:
             raise ValueError(f"Expected one results path; Received: {rest}")
         record = load(rest[0])
-        print(table(record, fv.metric))
+        if fv.summary and fv.metric:
+            raise ValueError("Expected --summary or --metric, not both; Received: both")
+        print(summary(record) if fv.summary else table(record, fv.metric))
         if fv.figure:
             redraw_figure(record, fv.figure)
             print(f"figure: {fv.figure}")

@@ -25,7 +25,10 @@ into ``<out>.partial``: each point's metrics land as soon as it finishes;
 an interrupted run (Ctrl-C, SIGTERM) keeps that directory and prints the
 ``--resume`` command, which skips finished points and continues the
 interrupted one from its last finished epoch. The directory is renamed to
-``<out>`` when the sweep is complete.
+``<out>`` when the sweep is complete. Each point ends with one "done" line
+(its headline metrics first, within 100 columns); the finished run prints
+the paths of its files, then its results table (mean ± sd over seeds, as
+``python -m kcontrast.report <out> --summary`` prints it again).
 
 ``--strategy`` spreads training over devices (``kcontrast.distribute``):
 ``mirrored``, ``multi_worker_mirrored`` or ``tpu`` on TensorFlow,
@@ -51,6 +54,7 @@ BACKENDS = ("tensorflow", "jax", "torch")
 PROGRAM = "kcontrast.run"
 RUN_FILE = "run.json"
 PARTIAL = ".partial"
+WIDTH = 100  # the terminal a run's per-point lines fit
 
 
 class UsageError(ValueError):
@@ -485,9 +489,10 @@ def execute(plan):
                 dataset=ds, check=check_stop, strategy=plan["strategy"],
                 sync_batch_norm=plan["sync_batch_norm"])
             timed.append(time.perf_counter() - point_start)
-            shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "/" in k)
-            print(f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "
-                  f"eval {metrics['eval_time_s']:.0f}s): {shown}", flush=True)
+            print(done_line(
+                f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "
+                f"eval {metrics['eval_time_s']:.0f}s):", metrics, plan["meta"].get("figure")),
+                flush=True)
         runs.append({"params": _jsonable(cfg.short(params)), "metrics": metrics,
                      "point": name})
         _write_results(plan, partial, runs, start, device, complete=False)
@@ -505,7 +510,45 @@ def execute(plan):
     if figure:
         print(f"figure:  {os.path.join(out, 'figure.png')}")
     print(f"wall time: {_fmt_time(wall)} on {plan['backend']}")
+    print_summary(out)
     return out
+
+
+def done_line(head, metrics, figure=None, width=WIDTH):
+    """A point's "done" line: ``head``, then its probe metrics
+    (``kcontrast.report.metric_order``: the experiment's headline metrics
+    first) as ``name=value`` while the line stays within ``width``
+    characters, then ``+N more`` for those left out (all of them are in the
+    point's ``metrics.json``)."""
+    from kcontrast import report
+
+    probes = [k for k, v in metrics.items() if "/" in k and isinstance(v, (int, float))]
+    order = report.metric_order(probes, report.headline_metrics(figure))
+    order += [k for k in probes if k not in order]
+    line = head
+    for i, name in enumerate(order):
+        part = f" {name}={metrics[name]:.3f}"
+        rest = len(order) - i - 1
+        more = f" +{rest} more" if rest else ""
+        if len(line + part + more) > width and i > 0:
+            return f"{line} +{len(order) - i} more"
+        line += part
+    return line
+
+
+def print_summary(out):
+    """Prints the finished run's results table (``kcontrast.report.summary``:
+    mean ± sd over seeds, the headline metrics first) and the command that
+    prints it again."""
+    from kcontrast import report
+
+    record = report.load(out)
+    try:
+        text = report.summary(record)
+    except ValueError as e:  # no probe metrics: nothing to tabulate
+        print(f"(no results table: {_one_line(e)})")
+        return
+    print(f"\nresults (python -m kcontrast.report {out} --summary):\n{text}", flush=True)
 
 
 def _write_results(plan, partial, runs, start, device, complete):

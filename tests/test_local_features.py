@@ -19,9 +19,10 @@ from sklearn.metrics import adjusted_rand_score
 from kcontrast.data import build_dataset
 from kcontrast.data.pipeline import pretrain_dataset
 from kcontrast.local_features import (LocalFeaturesError, cluster_maps, cluster_scores,
-                                      downsample_masks, downsample_mean,
+                                      describe_point, downsample_masks, downsample_mean,
                                       local_feature_scores, main, purity,
-                                      resolution_references, stage_maps, upsample_nearest)
+                                      resolution_references, row_notes, stage_maps,
+                                      upsample_nearest)
 from kcontrast.models import ContrastiveModel, projection_head, small_resnet
 from kcontrast.pretrain import save_point
 
@@ -82,6 +83,26 @@ def test_scores_of_figure_against_ground_only():
     assert cluster_scores(np.minimum(masks, 1), merged)["fg_ari"] is None
 
 
+def test_row_notes_give_each_rows_scores_at_k():
+    scores = {"pixels": {"4": {"ari": 0.768, "fg_ari": 0.025, "purity": 0.9}},
+              "stage1": {"4": {"ari": 0.664, "fg_ari": None, "purity": 0.8}},
+              "best": {"ari": {"4": {"stage": "stage1"}}}, "num_images": 16}
+    assert row_notes(scores, 4) == {"pixels": "ARI 0.77 fg 0.03", "stage1": "ARI 0.66"}
+    assert row_notes(scores, 2) == {} and row_notes(None, 4) == {}
+
+
+def test_describe_point_from_a_point_name_or_the_experiments_sweep_keys():
+    record = {"experiment": "multi_object",
+              "config": {"seed": 2, "data": {"args": {"num_digits": 4}}}}
+    assert describe_point(record, "runs/x/points/03-num_digits=4-seed=2/") == "num_digits=4 seed=2"
+    assert describe_point(record, "runs/x/points/00-learning_rate=1e-3") == (
+        "learning_rate=1e-3 seed=2")
+    # An export's config.json: the training record; multi_object sweeps
+    # data.args.num_digits and seed.
+    assert describe_point({"training": record}) == "num_digits=4 seed=2"
+    assert describe_point({"training": {"config": {"name": "mine", "seed": 0}}}) == "seed=0"
+
+
 def test_k_must_be_at_least_two():
     _, maps = _blocks()
     with pytest.raises(LocalFeaturesError, match="k >= 2|int >= 2"):
@@ -103,8 +124,8 @@ def trained_run(tmp_path_factory):
                              probes=dict(ds.num_classes), multi_label=tuple(ds.multi_label))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(pretrain_dataset(ds.train, batch_size=32, seed=0), epochs=1, verbose=0)
-    point = tmp_path_factory.mktemp("run") / "point"
-    save_point(model, {"name": "tiny", "encoder": "small_resnet"}, ds, str(point))
+    point = tmp_path_factory.mktemp("run") / "01-num_digits=2-seed=0"
+    save_point(model, {"name": "tiny", "encoder": "small_resnet", "seed": 0}, ds, str(point))
     return point, model, ds
 
 
@@ -122,10 +143,22 @@ def test_cli_on_a_trained_run_and_on_its_export(trained_run, tmp_path):
                    "--score_images=8")
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(os.listdir(out)) == ["clusters_k2.png", "clusters_k3.png", "scores.json"]
+    # Progress: each step with the elapsed time, the rows and stages done.
+    steps = [l for l in done.stdout.splitlines() if l.startswith("[")]
+    assert all(l.split("s] ", 1)[0].strip("[ ").replace(".", "").isdigit() for l in steps)
+    said = "\n".join(steps)
+    for needle in ("(num_digits=2 seed=0): dataset multi_digits, stages stage1, stage2, stage3",
+                   "figures: K-means rows 4/4 done (stage3, k=2,3, 4 images)",
+                   "scores: stage maps of 8 images",
+                   "scores: K-means rows 1/4 done (pixels, k=2,3, 8 images)",
+                   "scores: resolution references 3/3 done (stage3",
+                   "figures written: clusters_k2.png, clusters_k3.png"):
+        assert needle in said, said
     assert sorted(os.listdir(tmp_path)) == ["lf"]          # no temporary left
     record = json.loads((out / "scores.json").read_text())
     assert record["k"] == [2, 3] and record["stages"] == ["stage1", "stage2", "stage3"]
     assert record["dataset"]["builder"] == "multi_digits" and record["images"] == 4
+    assert record["point"] == "num_digits=2 seed=0"
     scores = record["scores"]
     assert set(scores) == {"pixels", "stage1", "stage2", "stage3", "best", "resolution",
                            "num_images"}
@@ -149,6 +182,10 @@ def test_cli_on_a_trained_run_and_on_its_export(trained_run, tmp_path):
     import matplotlib.image
     figure = matplotlib.image.imread(str(out / "clusters_k2.png"))[..., :3]
     assert np.abs(figure[..., 0] - figure[..., 2]).max() > 0.2
+    # Under the grid, the colour key: coloured patches on the white margin.
+    key = figure[int(0.94 * len(figure)):]
+    assert (key.min(-1) > 0.95).mean() > 0.8                  # a margin, not a panel
+    assert np.abs(key[..., 0] - key[..., 2]).max() > 0.2
 
     # The Python function gives the same numbers as the command.
     again = local_feature_scores(model, ds.test, k=(2, 3), num_images=8)
@@ -165,6 +202,7 @@ def test_cli_on_a_trained_run_and_on_its_export(trained_run, tmp_path):
     done = run_cli(f"--saved_model={saved}", f"--out={out2}", "--k=2,3", "--images=4",
                    "--score_images=8")
     assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((out2 / "scores.json").read_text())["point"] == "seed=0"
     exported = json.loads((out2 / "scores.json").read_text())["scores"]
     for row in ("pixels", "stage1", "stage2", "stage3"):
         for k in ("2", "3"):

@@ -140,3 +140,63 @@ def test_cli_error_has_no_traceback(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"kcontrast.probe: error: Expected a SavedModel directory; Received: "
         f"saved_model={tmp_path / 'missing'} (not a directory)"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A real one-epoch RandBit point (pretrain_point, as kcontrast.run runs
+    it) with a probe set, and its export by the CLI."""
+    from kcontrast import config as cfg
+    from kcontrast.pretrain import pretrain_point
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    base, _ = cfg.split_meta(cfg.get_experiment_config("randbit"))
+    c = base.to_dict()
+    c["name"] = "randbit"
+    c["data"]["args"]["bits"] = 2
+    c["data"]["train_examples"] = 256
+    c["optim"].update(epochs=1, batch_size=64)
+    c["eval"]["max_probe_examples"] = 300
+    c["eval"]["probe_sets"] = (
+        {"builder": "randbit", "args": {"base": "mnist5k", "bits": 2, "bit_labels": True},
+         "labels": {"bits": "bits_readback"}},)
+    point = root / "point"
+    metrics, _ = pretrain_point(c, point_dir=str(point), verbose=0)
+    path = root / "export"
+    done = run_module("kcontrast.export", f"--run={point}", f"--out={path}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return str(path), metrics
+
+
+def test_probe_reproduces_the_runs_metrics_from_the_export_alone(tiny_run, tmp_path, capsys):
+    path, metrics = tiny_run
+    out = tmp_path / "probe.json"
+    assert main(["kcontrast.probe", f"--saved_model={path}", f"--out={out}"]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    # The recorded dataset and the recorded probe set, under the run's names.
+    for name in ("linear/label", "knn/label", "linear/bits_readback", "knn/bits_readback",
+                 "map/bits_readback", "chance_map/bits_readback"):
+        assert record["metrics"][name] == pytest.approx(metrics[name], abs=0.005), name
+    assert record["headline"] == ["linear/label"]
+    assert [s["num_train"] for s in record["probe_sets"]] == [300]
+    assert f"headline: linear/label={record['metrics']['linear/label']:.4f}" in printed
+    assert "computed 7 metrics: linear/label=" in printed
+    assert "map/bits_readback=" in printed
+    assert "linear probe bits_readback (= bits, " in printed
+
+
+def test_probe_refuses_an_existing_output_unless_overwrite(tiny_run, capsys):
+    path, _ = tiny_run
+    out = os.path.join(path, "probes", "randbit-representation.json")
+    args = [f"--saved_model={path}", "--label=label", "--max_examples=200"]
+    assert main(["kcontrast.probe", *args]) == 0   # the default --out
+    capsys.readouterr()
+    before = open(out).read()
+    code, err = call_main(capsys, *args, "--max_examples=100")
+    assert code == 2 and len(err) == 1
+    assert err[0] == ("kcontrast.probe: error: Expected an --out that does not exist "
+                      f"(pass --overwrite to replace it); Received: out={out}")
+    assert open(out).read() == before
+    assert main(["kcontrast.probe", *args, "--max_examples=100", "--overwrite"]) == 0
+    assert json.loads(open(out).read())["num_test"] == 100

@@ -114,3 +114,49 @@ def test_figure_without_settings_or_directory_is_one_line(tmp_path, capsys):
     (tmp_path / "results.json").write_text(json.dumps(record))
     assert report.main(["report", str(tmp_path), "--figure=/no/such/dir/f.png"]) == 2
     assert "existing directory" in capsys.readouterr().err
+
+
+MULTI = {
+    "experiment": "toy",
+    "config": {},
+    "figure": {"x": "num_digits", "y": ("linear/single_digit", "map/presence4")},
+    "runs": [
+        {"params": {"num_digits": k, "seed": s},
+         "metrics": {"linear/single_digit": 0.9 - 0.1 * k + 0.01 * s,
+                     "map/presence4": 0.5 + 0.05 * k, "knn/single_digit": 0.4,
+                     "chance_map/presence4": 0.34, "train_time_s": 3.0,
+                     **{f"linear/digit_{i}": 0.2 for i in range(12)},
+                     **{f"knn/digit_{i}": 0.1 for i in range(12)}}}
+        for k in (1, 4) for s in (0, 1, 2)
+    ],
+}
+
+
+def test_summary_puts_the_headline_metrics_first_and_fits_100_columns():
+    text = report.summary(MULTI)
+    lines = text.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[:4] == ["num_digits", "linear/single_digit", "map/presence4",
+                          "knn/single_digit"]
+    assert "chance_map/presence4" not in header and "train_time_s" not in header
+    assert max(len(l) for l in lines) <= 100
+    # seeds 0, 1, 2 of num_digits=1: 0.80, 0.81, 0.82.
+    assert lines[2].startswith("| 1 | 0.810 ± 0.010 | 0.550 ± 0.000 | 0.400 ± 0.000 |")
+    shown = len(header) - 1
+    assert f"{28 - shown} more probe metrics" in lines[-1]
+    # The same table as the report CLI's --summary prints.
+    assert report.wide_table(MULTI, header[1:]) in text
+
+
+def test_summary_cli_and_its_conflict_with_metric(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(json.dumps(MULTI))
+    assert report.main(["report", str(tmp_path), "--summary"]) == 0
+    assert capsys.readouterr().out.strip() == report.summary(MULTI)
+    assert report.main(["report", str(tmp_path), "--summary", "--metric=knn/digit_0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--summary or --metric" in err[0]
+
+
+def test_metric_order_without_a_figure_starts_with_linear_probes():
+    assert report.metric_order(["online/a", "knn/a", "linear/b", "linear/a", "f1/a"]) == [
+        "linear/a", "linear/b", "knn/a", "online/a"]

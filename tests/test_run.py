@@ -24,6 +24,21 @@ def _run(args, cwd, timeout=600, module="kcontrast.run"):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def test_done_line_fits_the_width_and_counts_what_it_leaves_out():
+    metrics = {"online/presence": 0.5, "train_time_s": 3.0, "map/presence4": 0.61,
+               **{f"linear/digit_{i}": 0.2 for i in range(20)},
+               "linear/single_digit": 0.812}
+    figure = {"y": ("linear/single_digit", "map/presence4")}
+    line = run.done_line("[2/2] done in 14s (train 6s, eval 7s):", metrics, figure)
+    assert len(line) <= 100
+    assert line.startswith("[2/2] done in 14s (train 6s, eval 7s): "
+                           "linear/single_digit=0.812 map/presence4=0.610 ")
+    shown = line.count("=")
+    assert line.endswith(f" +{23 - shown} more")
+    short = run.done_line("[1/1] done:", {"linear/label": 0.5, "knn/label": 0.25})
+    assert short == "[1/1] done: linear/label=0.500 knn/label=0.250"
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--exp=nope"], "exp='nope'"),
     (["--exp=randbit", "--bits=-1"], "bits"),
@@ -101,6 +116,17 @@ def test_quick_run_results_and_logs(quick_run):
     assert "backend" in first and "device CPU" in first
     assert "[1/2]" in result.stdout and "ETA" in result.stdout and "elapsed" in result.stdout
     assert "linear probe label" in result.stdout and "kNN label" in result.stdout
+    lines = result.stdout.splitlines()
+    done = [l for l in lines if " done in " in l]
+    assert len(done) == 2 and all(len(l) <= 100 for l in done)
+    assert done[0].split(": ", 1)[1].startswith("linear/label=")   # the headline first
+    # After the paths, the results table, as kcontrast.report --summary prints it.
+    after = lines[[i for i, l in enumerate(lines) if l.startswith("wall time:")][0] + 1:]
+    assert after[1] == f"results (python -m kcontrast.report {out} --summary):"
+    assert after[2].startswith("| bits | temperature | linear/label | knn/label |")
+    assert [l.split(" | ")[:2] for l in after[4:6]] == [["| 0", "0.2"], ["| 3", "0.2"]]
+    again = _run([str(out), "--summary"], cwd=root, module="kcontrast.report")
+    assert again.stdout.splitlines() == after[2:]
     record = json.loads((out / "results.json").read_text())
     assert record["experiment"] == "randbit" and record["complete"] is True
     assert record["config"]["data"]["args"]["base"] == "mnist5k"
@@ -289,4 +315,12 @@ def test_multi_object_quick_run(tmp_path):
     assert 0.0 <= four["local_ari_pixels_at/stage1"] <= 1.0
     point = out / "points" / record["runs"][1]["point"]
     assert (point / "local_features.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The probe sets' lines name the metric each label is reported under.
+    assert "linear probe single_digit (= digit_0, " in result.stdout
+    assert "kNN presence4 (= presence, " in result.stdout
+    done = [l for l in result.stdout.splitlines() if " done in " in l]
+    assert all(len(l) <= 100 for l in done)
+    assert done[1].split(": ", 1)[1].startswith("linear/single_digit=")
+    table = result.stdout.split("--summary):\n", 1)[1].splitlines()
+    assert table[0].startswith("| num_digits | linear/single_digit | map/presence4 |")
     assert (out / "figure.png").exists()

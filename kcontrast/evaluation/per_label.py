@@ -35,7 +35,7 @@ def protocol_of(config):
 
 def evaluate_labels(train_features, train_labels, test_features, test_labels,
                     num_classes=None, multi_label=(), protocol=None, seed=0,
-                    log=None):
+                    log=None, names=None):
     """Runs the linear probe and kNN on one feature array for each label.
 
     Args:
@@ -50,6 +50,9 @@ def evaluate_labels(train_features, train_labels, test_features, test_labels,
         seed: linear-probe seed.
         log: optional callable taking one progress line (what runs, and for
             how long).
+        names: optional dict label -> the metric name it is reported under
+            (a probe set's ``{"presence": "presence4"}``); log lines name
+            both, ``linear probe presence4 (= presence, ...)``.
 
     Returns:
         dict label -> {"linear": dict, "knn": dict} (see ``linear_probe``,
@@ -65,8 +68,12 @@ def evaluate_labels(train_features, train_labels, test_features, test_labels,
     protocol = protocol_of({"eval": protocol})
     num_classes = dict(num_classes or {})
     shape = f"{len(train_features)}x{train_features.shape[-1]}"
+    names = dict(names or {})
     results = {}
     for name in train_labels:
+        # "presence4 (= presence, " for a renamed label, "label (" otherwise.
+        shown = (f"{names[name]} (= {name}, " if names.get(name, name) != name
+                 else f"{name} (")
         multi = name in set(multi_label)
         classes = num_classes.get(name)
         start = time.perf_counter()
@@ -75,13 +82,31 @@ def evaluate_labels(train_features, train_labels, test_features, test_labels,
                               multi_label=multi, seed=seed, **protocol["linear"])
         middle = time.perf_counter()
         if log:
-            log(f"linear probe {name} ({protocol['linear']['optimizer']}, "
+            log(f"linear probe {shown}{protocol['linear']['optimizer']}, "
                 f"{shape} features): {linear['accuracy']:.4f} in {middle - start:.1f}s")
         knn = knn_classify(train_features, train_labels[name], test_features,
                            test_labels[name], num_classes=classes,
                            multi_label=multi, **protocol["knn"])
         if log:
-            log(f"kNN {name} (k={protocol['knn']['k']}): {knn['accuracy']:.4f} "
+            log(f"kNN {shown}k={protocol['knn']['k']}): {knn['accuracy']:.4f} "
                 f"in {time.perf_counter() - middle:.1f}s")
         results[name] = {"linear": linear, "knn": knn}
     return results
+
+
+def label_metrics(results, names=None):
+    """``linear/<name>``, ``knn/<name>`` (and for multi-hot labels
+    ``map/<name>``, ``chance_map/<name>``, ``f1/<name>``) from
+    ``evaluate_labels`` results; ``names`` maps a dataset label to the
+    metric's name."""
+    names = dict(names or {})
+    metrics = {}
+    for label, result in results.items():
+        name = names.get(label, label)
+        metrics[f"linear/{name}"] = float(result["linear"]["accuracy"])
+        metrics[f"knn/{name}"] = float(result["knn"]["accuracy"])
+        if "mean_average_precision" in result["linear"]:
+            metrics[f"map/{name}"] = result["linear"]["mean_average_precision"]
+            metrics[f"chance_map/{name}"] = result["linear"]["chance_map"]
+            metrics[f"f1/{name}"] = result["linear"]["micro_f1"]
+    return metrics
