@@ -92,6 +92,7 @@ def test_two_runs_give_identical_metrics(reference, tmp_path):
     assert _metrics(tmp_path / "run") == reference[0]
 
 
+@pytest.mark.backend
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["second_epoch", "evaluation"])
 def test_resumed_run_gives_identical_metrics(reference, tmp_path, moment):
