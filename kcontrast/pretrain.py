@@ -19,7 +19,8 @@ A point directory, filled while the point runs::
     config.json      the point config, dataset, versions, device
     metrics.jsonl    one line per epoch (the training logs)
     tensorboard/     scalars per epoch and the point's hparams
-    backup/          Keras BackupAndRestore state (removed when fit ends)
+    backup/          Keras BackupAndRestore state (removed when the point's
+                     metrics are written)
     model.keras, model.weights.h5
     metrics.json     the point's final metrics: written last, so its presence
                      means the point is finished
@@ -493,10 +494,74 @@ def point_callbacks(point_dir):
     ]
 
 
+# ----------------------------------------------------------- determinism
+# XLA's deterministic GPU ops; ``kcontrast.run.deterministic_env`` puts it in
+# XLA_FLAGS before JAX starts.
+XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
+
+
+def enable_determinism():
+    """Deterministic kernels on the active backend, for the rest of the process
+    (TensorFlow's op determinism cannot be switched off again).
+
+    TensorFlow's op determinism always (``tf.data`` runs on TensorFlow under
+    every backend: its parallel maps keep their order and its random ops
+    need seeds) with one inter-op thread (concurrent ops on a CPU give
+    last-bit differences from run to run even under op determinism; set
+    before TensorFlow starts, or through ``TF_NUM_INTEROP_THREADS=1``, else
+    ``ValueError``), plus ``torch.use_deterministic_algorithms`` (and no cuDNN
+    autotuning) under PyTorch. JAX is deterministic on a CPU; on a GPU its
+    flag must be in ``XLA_FLAGS`` before JAX starts (see
+    ``kcontrast.run.deterministic_env``): a JAX already running on a GPU
+    without it raises ``ValueError``. Seeds are the caller's
+    (``keras.utils.set_random_seed``).
+
+    >>> enable_determinism()  # then two fits with one seed give the same weights
+    """
+    import tensorflow as tf
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        if (jax.default_backend() == "gpu"
+                and XLA_DETERMINISTIC not in os.environ.get("XLA_FLAGS", "")):
+            raise ValueError(
+                f"Expected XLA_FLAGS to hold {XLA_DETERMINISTIC} before JAX starts "
+                "(python -m kcontrast.run --deterministic sets it); "
+                f"Received: XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow has started: only the variable can have set it
+        if (tf.config.threading.get_inter_op_parallelism_threads() != 1
+                and os.environ.get("TF_NUM_INTEROP_THREADS") != "1"):
+            raise ValueError(
+                "Expected TF_NUM_INTEROP_THREADS=1 or deterministic mode set before "
+                "TensorFlow starts (python -m kcontrast.run --deterministic does); "
+                "Received: TensorFlow already running with parallel inter-op threads") from None
+    if backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def finished_epochs(point_dir):
+    """Epochs a point's backup holds (0 when there is none): the epoch its
+    ``BackupAndRestore`` resumes from, read from the callback's
+    ``training_metadata.json``."""
+    path = os.path.join(point_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f).get("epoch", 0))
+
+
 # ------------------------------------------------------------------ a point
 def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
                    callbacks=(), log=None, dataset=None, check=None,
-                   strategy=None, sync_batch_norm=True):
+                   strategy=None, sync_batch_norm=True, deterministic=False):
     """Pretrains and evaluates one point of an experiment.
 
     Args:
@@ -520,6 +585,15 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
         sync_batch_norm: under a TensorFlow strategy, BatchNorm statistics
             over the global batch (True) or per replica (False). The flag
             is cleared after ``fit``, so saved models load anywhere.
+        deterministic: ``enable_determinism`` first (for the rest of the
+            process): with the same seed, the same metrics to the bit,
+            resumed or not.
+
+    The data of epoch e depends on (seed, e) alone (``pretrain_dataset``
+    with ``epochs``), and a resumed fit restores weights, optimizer state
+    and epoch from the backup, so it sees the batches and augmentations the
+    uninterrupted fit saw. Seeds are reset before evaluation: it depends
+    on the trained model alone.
 
     Returns:
         ``(metrics, model)``; metrics maps ``linear/<label>``,
@@ -527,6 +601,8 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
         ``train_time_s``, ``train_images_per_s`` (training examples per
         second of ``fit``, each one two views) and ``eval_time_s`` to floats.
     """
+    if deterministic:
+        enable_determinism()
     if strategy is None or isinstance(strategy, str):
         strategy = distribute.get_strategy(strategy or "none")
     keras.utils.set_random_seed(config["seed"])
@@ -538,8 +614,13 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
         raise ValueError(
             f"Expected optim.batch_size <= {len(ds.train)} training examples; "
             f"Received: batch_size={batch_size}")
+    epochs = config["optim"]["epochs"]
+    # The data of the epochs still to run (at least one pass is built: a
+    # finished fit resumed for its evaluation only peeks at it).
+    first = min(finished_epochs(point_dir), epochs - 1) if point_dir is not None else 0
     train = pretrain_dataset(ds.train, augment=config["data"]["augment"],
-                             batch_size=batch_size, seed=config["seed"])
+                             batch_size=batch_size, seed=config["seed"],
+                             epochs=(first, epochs))
     with strategy.scope():
         model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label,
                             image_channels=ds.input_shape[-1] - ds.train.num_extra)
@@ -549,18 +630,19 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     check = check or (lambda: None)
     if point_dir is not None:
         os.makedirs(point_dir, exist_ok=True)
-        write_point_config(point_dir, config, ds, strategy)
+        write_point_config(point_dir, config, ds, strategy, deterministic=deterministic)
         write_hparams(os.path.join(point_dir, "tensorboard"), config)
         extra = point_callbacks(point_dir) + extra
     start = time.perf_counter()
     try:
         with strategy.scope():
-            history = model.fit(train, epochs=config["optim"]["epochs"],
+            history = model.fit(train, epochs=epochs, steps_per_epoch=steps,
                                 verbose=verbose, shuffle=False, callbacks=extra)
     finally:
         strategy.release_model(model)
     train_time = time.perf_counter() - start
     check()
+    keras.utils.set_random_seed(config["seed"])
     start = time.perf_counter()
     metrics = evaluate_point(
         model, ds, config, log=log,
@@ -589,9 +671,9 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     return metrics, model
 
 
-def write_point_config(point_dir, config, ds, strategy=None):
-    """``config.json``: the point config, its dataset, versions, device and
-    distribution strategy."""
+def write_point_config(point_dir, config, ds, strategy=None, deterministic=False):
+    """``config.json``: the point config, its dataset, versions, device,
+    distribution strategy and whether it ran deterministic kernels."""
     backend = keras.backend.backend()
     record = {
         "experiment": config.get("name"),
@@ -606,6 +688,7 @@ def write_point_config(point_dir, config, ds, strategy=None):
         "device": provenance.device(backend),
         "strategy": (strategy.describe() if strategy is not None
                      else {"name": "none", "num_replicas": 1}),
+        "deterministic": bool(deterministic),
     }
     atomic.write_json(os.path.join(point_dir, "config.json"), record, default=str)
 

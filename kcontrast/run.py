@@ -10,6 +10,7 @@ Usage::
         --sweep=model.width=1,2
     python -m kcontrast.run --resume=runs/randbit/20261129-101500.partial
     python -m kcontrast.run --exp=randbit --strategy=mirrored --batch_size=1024
+    python -m kcontrast.run --exp=randbit --quick --deterministic
 
 Any key of the experiment's config can be set with ``--config.KEY=VALUE`` and
 swept with ``--sweep=KEY=V1,V2`` (repeatable); ``--seed=0,1,2`` sweeps
@@ -29,6 +30,12 @@ interrupted one from its last finished epoch. The directory is renamed to
 (its headline metrics first, within 100 columns); the finished run prints
 the paths of its files, then its results table (mean ± sd over seeds, as
 ``python -m kcontrast.report <out> --summary`` prints it again).
+
+``--deterministic`` runs deterministic kernels (TensorFlow's op determinism,
+``torch.use_deterministic_algorithms``, XLA's deterministic GPU ops; see
+``kcontrast.pretrain.enable_determinism``): two runs of one command give the
+same metrics to the bit, and so does a run interrupted anywhere and
+resumed. A resume keeps the mode of the run it resumes.
 
 ``--strategy`` spreads training over devices (``kcontrast.distribute``):
 ``mirrored``, ``multi_worker_mirrored`` or ``tpu`` on TensorFlow,
@@ -78,6 +85,7 @@ def define_flags(fv, config=None):
     flags.DEFINE_string("out", None, "Output directory; must not exist (default: runs/<exp>/<timestamp>).", flag_values=fv)
     flags.DEFINE_string("resume", None, "Resume the interrupted run in this directory (its .partial directory).", flag_values=fv)
     flags.DEFINE_bool("quick", False, "Smoke-test size (at most 90 s on a 2-core CPU).", flag_values=fv)
+    flags.DEFINE_bool("deterministic", False, "Deterministic kernels: the same command gives the same metrics to the bit, resumed or not (slower).", flag_values=fv)
     flags.DEFINE_bool("save_models", True, "Save each point's model under points/.", flag_values=fv)
     flags.DEFINE_string("strategy", "none", "Distribution strategy: none; mirrored, multi_worker_mirrored, tpu (TensorFlow); data_parallel (JAX). The batch size is global.", flag_values=fv)
     flags.DEFINE_bool("sync_batch_norm", True, "Under a TensorFlow strategy, BatchNorm statistics over the global batch (--nosync_batch_norm: per replica).", flag_values=fv)
@@ -131,6 +139,31 @@ def choose_backend(requested):
         # next to XLA's stall on a small CPU (bench/losses.py).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     return backend
+
+
+XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
+
+
+def deterministic_env(environ=None):
+    """Sets the environment variables deterministic kernels need, before any
+    framework starts (``--deterministic`` calls it before Keras is
+    imported): one TensorFlow inter-op thread (``TF_NUM_INTEROP_THREADS``:
+    ops run concurrently on a CPU round differently from run to run, op
+    determinism or not; ``tf.data`` keeps its own threads), XLA's
+    deterministic GPU ops for JAX (in ``XLA_FLAGS``) and cuBLAS's fixed
+    workspace for PyTorch on CUDA (``CUBLAS_WORKSPACE_CONFIG``).
+
+    >>> env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    >>> deterministic_env(env)["XLA_FLAGS"]
+    '--xla_force_host_platform_device_count=2 --xla_gpu_deterministic_ops=true'
+    """
+    environ = os.environ if environ is None else environ
+    xla = environ.get("XLA_FLAGS", "")
+    if XLA_DETERMINISTIC not in xla.split():
+        environ["XLA_FLAGS"] = f"{xla} {XLA_DETERMINISTIC}".strip()
+    environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    environ["TF_NUM_INTEROP_THREADS"] = "1"
+    return environ
 
 
 def default_out(exp):
@@ -227,6 +260,8 @@ def parse_command(argv):
     module = cfg.load_experiment(exp)
     # Configs read the data and loss registries: pick the backend and import
     # the frameworks (quietly) first.
+    if head.deterministic:
+        deterministic_env()
     backend = choose_backend(backend)
     import_frameworks()
     full = cfg.get_experiment_config(exp, preset)
@@ -256,7 +291,8 @@ def parse_command(argv):
     sweeps = list(fv.sweep) + sweeps
     return {"list": False, "exp": exp, "preset": preset, "module": module,
             "backend": backend, "out": fv.out, "resume": resume, "quick": fv.quick,
-            "save_models": fv.save_models, "strategy": fv.strategy,
+            "save_models": fv.save_models, "deterministic": fv.deterministic,
+            "strategy": fv.strategy,
             "sync_batch_norm": fv.sync_batch_norm, "tpu": fv.tpu,
             "config": config, "meta": meta,
             "sets": sets, "sweeps": sweeps, "explicit": explicit,
@@ -299,6 +335,8 @@ def prepare(argv):
         differ = cfg.diff(before, current)
         if request["quick"] != recorded["quick"]:
             differ.append("quick")
+        if request["deterministic"] != recorded.get("deterministic", False):
+            differ.append("deterministic")
         if differ:
             raise UsageError(
                 f"Expected the resumed run's config; Received: different values for "
@@ -314,6 +352,7 @@ def prepare(argv):
             "datasets": datasets, "backend": backend, "out": out,
             "partial": partial, "quick": request["quick"],
             "save_models": request["save_models"], "resumed": bool(recorded),
+            "deterministic": request["deterministic"],
             "strategy": strategy, "sync_batch_norm": request["sync_batch_norm"],
             "argv": list(argv[1:]),
             "command": " ".join(["python -m kcontrast.run"] + list(argv[1:]))}
@@ -448,6 +487,7 @@ def execute(plan):
         "points": [_jsonable(p) for p in points], "meta": _jsonable(plan["meta"]),
         "command": plan["command"], "argv": plan["argv"], "backend": plan["backend"],
         "strategy": plan["strategy"].describe(),
+        "deterministic": plan["deterministic"],
     }
     if plan["resumed"]:
         previous = os.path.join(partial, "results.json")
@@ -456,7 +496,8 @@ def execute(plan):
                 plan["wall_before"] = json.load(f).get("wall_time_s", 0.0)
     else:
         atomic.write_json(os.path.join(partial, RUN_FILE), run_record, default=str)
-    print(f"{PROGRAM}: {plan['exp']} ({plan['preset']}{', quick' if plan['quick'] else ''}), "
+    print(f"{PROGRAM}: {plan['exp']} ({plan['preset']}{', quick' if plan['quick'] else ''}"
+          f"{', deterministic' if plan['deterministic'] else ''}), "
           f"{len(points)} point(s) on backend {plan['backend']}, device {device}"
           + (f", strategy {plan['strategy'].name} over {plan['strategy'].num_replicas} replicas"
              if plan["strategy"].name != "none" else ""), flush=True)
@@ -487,7 +528,8 @@ def execute(plan):
                 config, point_dir=point_dir, save_model=plan["save_models"],
                 log=lambda line, tag=tag: print(f"{tag}   {line}", flush=True),
                 dataset=ds, check=check_stop, strategy=plan["strategy"],
-                sync_batch_norm=plan["sync_batch_norm"])
+                sync_batch_norm=plan["sync_batch_norm"],
+                deterministic=plan["deterministic"])
             timed.append(time.perf_counter() - point_start)
             print(done_line(
                 f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "

@@ -13,6 +13,14 @@ augmentation seed: a new draw every batch and epoch, the same draw in both
 views, and the same sequence whenever the pipeline is built with the same
 seed. Only TensorFlow ops run here, so the pipelines feed every Keras backend.
 
+A With ``epochs=(first, last)`` the pipeline instead holds the batches of
+epochs ``first .. last - 1`` in one pass, and each epoch's order and
+augmentation seeds are a pure function of ``(seed, epoch)`` (stateless
+shuffle and seeds folded in from the epoch and the batch index): a fit
+resumed at epoch k gets exactly the batches epoch k had in the
+uninterrupted fit (``kcontrast.pretrain`` feeds ``fit`` this way, with
+``steps_per_epoch``).
+
 A `kcontrast.data.stream.StreamSplit` (tfds, streamed) gives the same
 elements without ever holding its split: the example stream is shuffled
 through a bounded buffer of encoded examples (and shuffled shard files),
@@ -62,7 +70,7 @@ def append_extra(images, extra):
 
 
 def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
-                     shuffle=True, drop_remainder=True):
+                     shuffle=True, drop_remainder=True, epochs=None):
     """Two independently augmented views per example, plus the labels.
 
     Args:
@@ -83,11 +91,22 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         seed: int seed of the order and the augmentations.
         shuffle: reshuffle the examples every pass.
         drop_remainder: drop the last partial batch.
+        epochs: None (one pass is one epoch, reshuffled every pass), or
+            ``(first, last)``: one pass holds epochs ``first`` to ``last - 1``
+            back to back, epoch e's order and augmentation drawn from
+            ``(seed, e)`` alone, the same whichever epoch the pass starts at
+            (exact resume; feed ``fit`` with ``steps_per_epoch``). A
+            ``stateful`` augmentation callable restarts its own generator
+            at ``first``, so only a stateless one (every preset) resumes
+            exactly.
 
     Returns:
         tf.data.Dataset of ({"view1": float32 [B, H, W, C+k], "view2": same},
         {name: int32 [B] or multi-hot float32 [B, K]}). One pass is one epoch
-        (repeat it yourself); prefetched.
+        (repeat it yourself), or the epochs of ``epochs``; prefetched.
+
+    >>> ds = pretrain_dataset(build_dataset("randbit", bits=0).train,
+    ...                       batch_size=8, epochs=(2, 4))  # epochs 2 and 3
     """
     batch_size = checks.check_positive_int(batch_size, "batch_size")
     seed = checks.check_seed(seed)
@@ -97,6 +116,8 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             f"drop_remainder=True; Received: batch_size={batch_size}"
         )
     aug = make_augmentation(augment)
+    if epochs is not None:
+        first, last = _check_epochs(epochs)
     seeds = tf.data.Dataset.random(
         seed=int(seed) * 2 + _SEED_SALT, rerandomize_each_iteration=True
     ).batch(2)
@@ -110,20 +131,42 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         return {"view1": append_extra(v1, e), "view2": append_extra(v2, e)}, y
 
     if is_stream(split):
-        batches = split.examples(shuffle=shuffle, seed=seed).batch(
-            batch_size, drop_remainder=drop_remainder)
-        ds = tf.data.Dataset.zip((batches, seeds))
+        if epochs is None:
+            batches = split.examples(shuffle=shuffle, seed=seed).batch(
+                batch_size, drop_remainder=drop_remainder)
+            ds = tf.data.Dataset.zip((batches, seeds))
+        else:
+            # tfds takes Python int seeds: one stream per epoch, each seeded
+            # from (seed, epoch), concatenated.
+            ds = None
+            for epoch in range(first, last):
+                batches = split.examples(shuffle=shuffle, seed=_stream_seed(seed, epoch)).batch(
+                    batch_size, drop_remainder=drop_remainder)
+                part = _with_batch_seeds(batches, seed, epoch)
+                ds = part if ds is None else ds.concatenate(part)
 
         def make_views(batch, batch_seed):
             return views(batch[0], batch[1], batch[2] if len(batch) > 2 else None, batch_seed)
     else:
         images, labels, extra = _tensors(split)
         n = len(split)
-        indices = tf.data.Dataset.range(n)
-        if shuffle:
-            indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        indices = indices.batch(batch_size, drop_remainder=drop_remainder)
-        ds = tf.data.Dataset.zip((indices, seeds))
+        if epochs is None:
+            indices = tf.data.Dataset.range(n)
+            if shuffle:
+                indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            indices = indices.batch(batch_size, drop_remainder=drop_remainder)
+            ds = tf.data.Dataset.zip((indices, seeds))
+        else:
+            def epoch_batches(epoch):
+                order = tf.range(n, dtype=tf.int64)
+                if shuffle:
+                    order = tf.random.experimental.stateless_shuffle(
+                        order, seed=_epoch_seed(seed, epoch, _ORDER))
+                batches = tf.data.Dataset.from_tensor_slices(order).batch(
+                    batch_size, drop_remainder=drop_remainder)
+                return _with_batch_seeds(batches, seed, epoch)
+
+            ds = tf.data.Dataset.range(first, last).flat_map(epoch_batches)
 
         redraw = split.redraw
 
@@ -145,6 +188,39 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     else:
         ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+_ORDER, _AUGMENT = 0, 1  # Which stream of an epoch's seed: order or augmentation.
+
+
+def _check_epochs(epochs):
+    try:
+        first, last = (int(e) for e in epochs)
+    except (TypeError, ValueError):
+        first, last = -1, -1
+    if not 0 <= first < last:
+        raise ValueError("Expected epochs=(first, last) with 0 <= first < last; "
+                         f"Received: epochs={epochs!r}")
+    return first, last
+
+
+def _epoch_seed(seed, epoch, stream):
+    """The stateless seed int64 [2] of one epoch's order or augmentation."""
+    base = tf.constant([int(seed), _SEED_SALT], tf.int64)
+    return tf.random.experimental.stateless_fold_in(
+        tf.random.experimental.stateless_fold_in(base, tf.cast(epoch, tf.int64)), stream)
+
+
+def _stream_seed(seed, epoch):
+    """A Python int seed of one epoch of a streamed split."""
+    return (int(seed) * 1_000_003 + int(epoch) * 7_919 + 1) % (2**31 - 1)
+
+
+def _with_batch_seeds(batches, seed, epoch):
+    """``(batch, batch seed)``: the seed folded in from (seed, epoch, batch index)."""
+    augment = _epoch_seed(seed, epoch, _AUGMENT)
+    return batches.enumerate().map(
+        lambda b, batch: (batch, tf.random.experimental.stateless_fold_in(augment, b)))
 
 
 def probe_dataset(split, batch_size=256):

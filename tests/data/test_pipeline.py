@@ -72,6 +72,38 @@ def test_each_pass_is_a_new_epoch(randbit):
     assert (first != second).any()
 
 
+def _epoch_batches(split, first, last, seed=0):
+    return _batches(pretrain_dataset(split, batch_size=32, seed=seed, epochs=(first, last)), 100)
+
+
+def test_epochs_resumed_anywhere_give_the_same_batches(randbit):
+    # Each epoch's order and augmentation depend on (seed, epoch) alone: a fit
+    # resumed at epoch 2 sees exactly what the uninterrupted fit saw there.
+    small = randbit.train.head(96)
+    whole = _epoch_batches(small, 0, 4)
+    assert len(whole) == 4 * 3
+    for first in (1, 2, 3):
+        tail = _epoch_batches(small, first, 4)
+        assert len(tail) == (4 - first) * 3
+        for (va, ya), (vb, yb) in zip(whole[3 * first:], tail):
+            np.testing.assert_array_equal(va["view1"], vb["view1"])
+            np.testing.assert_array_equal(va["view2"], vb["view2"])
+            np.testing.assert_array_equal(ya["label"], yb["label"])
+    # Every epoch is a new order and new crops of the same examples.
+    orders = [np.concatenate([y["label"] for _, y in whole[3 * e:3 * e + 3]]) for e in range(4)]
+    assert all(sorted(o) == sorted(orders[0]) for o in orders)
+    assert len({o.tobytes() for o in orders}) == 4
+    assert (whole[0][0]["view1"] != whole[3][0]["view1"]).any()
+    other = _epoch_batches(small, 0, 1, seed=1)
+    assert (other[0][0]["view1"] != whole[0][0]["view1"]).any()
+
+
+@pytest.mark.parametrize("epochs", [(2, 2), (-1, 3), (3, 1), (1,), 3])
+def test_bad_epochs(randbit, epochs):
+    with pytest.raises(ValueError, match="epochs="):
+        pretrain_dataset(randbit.train, batch_size=32, epochs=epochs)
+
+
 def test_no_shuffle_keeps_order_and_remainder(randbit):
     small = randbit.train.head(70)
     ds = pretrain_dataset(small, batch_size=32, seed=0, shuffle=False, drop_remainder=False)
