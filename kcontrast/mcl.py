@@ -45,7 +45,10 @@ Usage, on any in-memory `kcontrast.data.Split` (or a NumPy image array)::
     h = result.embed(images)            # float32 [N, 3 * 128]
     result.clusters[0]                  # int [N]: stage 1's K-means clusters
 
-`kcontrast.run` does not drive MCL yet: this is the library feature.
+In `kcontrast.run`, a point config with an ``mcl`` section whose ``stages``
+is above 1 trains this way (`pretrain_point`; ``--exp=mitigation``'s
+``mcl_2`` and ``mcl_3`` methods):
+``{"mcl": {"stages": 2, "clusters": 10, "grouping": "all"}}``.
 """
 
 import dataclasses
@@ -332,7 +335,9 @@ def multistage_fit(build_stage, data, num_stages=2, num_clusters=10, epochs=1,
             and K-means uses ``seed``.
         grouping: ``"all"`` or ``"last"`` (see `combine_groups`).
         cluster_last: also cluster the last stage (to inspect its clusters).
-        verbose, callbacks: passed to each stage's ``fit``.
+        verbose: passed to each stage's ``fit``.
+        callbacks: Keras callbacks for every stage's ``fit``, or a callable
+            ``stage -> list of callbacks``.
 
     Returns:
         `MultistageResult`; ``result.embed(x)`` is the final representation.
@@ -357,8 +362,9 @@ def multistage_fit(build_stage, data, num_stages=2, num_clusters=10, epochs=1,
         model = build_stage(stage, num_batches(groups, batch_size))
         train = cluster_pretrain_dataset(split, groups, augment=augment,
                                          batch_size=batch_size, seed=seed + stage)
+        stage_callbacks = callbacks(stage) if callable(callbacks) else callbacks
         history = model.fit(train, epochs=epochs, verbose=verbose, shuffle=False,
-                            callbacks=list(callbacks))
+                            callbacks=list(stage_callbacks))
         result.models.append(model)
         result.groups.append(groups)
         result.histories.append(dict(history.history))
@@ -366,3 +372,153 @@ def multistage_fit(build_stage, data, num_stages=2, num_clusters=10, epochs=1,
             result.clusters.append(cluster_representations(
                 representations(model, split), num_clusters, seed=seed))
     return result
+
+
+# ------------------------------------------------------------ one run point
+# The ``mcl`` section of a point config, with its defaults (1 stage: plain
+# contrastive learning, `kcontrast.pretrain.pretrain_point` as ever).
+CONFIG_DEFAULTS = {"stages": 1, "clusters": 10, "grouping": "all"}
+
+
+def config_options(config):
+    """The checked ``mcl`` section of a point config (``CONFIG_DEFAULTS``
+    for missing keys); raises ValueError naming the key."""
+    section = dict(config.get("mcl") or {})
+    unknown = sorted(set(section) - set(CONFIG_DEFAULTS))
+    if unknown:
+        raise ValueError(f"Expected mcl keys among {sorted(CONFIG_DEFAULTS)}; "
+                         f"Received: {unknown}")
+    options = {**CONFIG_DEFAULTS, **section}
+    options["stages"] = checks.check_int(options["stages"], "mcl.stages", minimum=1)
+    options["clusters"] = checks.check_int(options["clusters"], "mcl.clusters", minimum=1)
+    checks.check_choice(options["grouping"], GROUPINGS, "mcl.grouping")
+    return options
+
+
+def check_point(config, num_train):
+    """Checks a point config's ``mcl`` section before a run starts (the
+    run's one-line errors): its keys, ``mcl.clusters`` <= ``num_train`` / 2
+    and ``optim.batch_size`` >= 3 when ``mcl.stages`` > 1; raises
+    ValueError."""
+    options = config_options(config)
+    if options["stages"] > 1:
+        checks.check_int(options["clusters"], "mcl.clusters", minimum=1,
+                         maximum=num_train // MIN_GROUP)
+        checks.check_int(config["optim"]["batch_size"], "optim.batch_size",
+                         minimum=MIN_BATCH_SIZE)
+        evaluation = config.get("eval") or {}
+        for key in ("probe_sets", "local_features"):
+            if evaluation.get(key):
+                raise ValueError(f"Expected no eval.{key} with mcl.stages > 1; "
+                                 f"Received: eval.{key}={evaluation[key]!r}")
+    return options
+
+
+def cluster_purity(clusters, labels):
+    """Share of examples whose cluster's most common label is their own:
+    what a clustering groups by (1.0: the clusters split along ``labels``;
+    the largest class share: unrelated). ``clusters``, ``labels`` int [N]."""
+    clusters, labels = np.asarray(clusters), np.asarray(labels).reshape(-1)
+    hits = 0
+    for c in np.unique(clusters):
+        hits += np.bincount(labels[clusters == c]).max()
+    return float(hits / len(labels))
+
+
+def pretrain_point(config, point_dir=None, save_model=True, verbose=2, callbacks=(),
+                   log=None, dataset=None, check=None, strategy=None, sync_batch_norm=True):
+    """One experiment point trained with MCL; as `kcontrast.pretrain.pretrain_point`,
+    which hands a config with ``mcl.stages`` > 1 here. Returns ``(metrics,
+    MultistageResult)``.
+
+    Every stage is the point's model (``pretrain.build_model``), compiled
+    with its optimizer and schedule over that stage's steps, trained
+    ``optim.epochs`` epochs (``mcl.stages`` x that in all) on cluster batches
+    of at most ``optim.batch_size`` (``mcl.clusters``, ``mcl.grouping``, see
+    `multistage_fit`). The offline probes (``linear/<label>``,
+    ``knn/<label>``) score the concatenated representation; ``online/<label>``
+    and ``contrastive_acc`` are the last stage's; ``mcl_purity/<label>@<s>``
+    is `cluster_purity` of stage s's clusters (1-based) on the training split.
+    Writes ``config.json``, ``metrics_stage<s>.jsonl`` per stage, and with
+    ``save_model`` ``model_stage<s>.keras``, then ``metrics.json``. An
+    interrupted point starts again (no mid-point resume). One device only;
+    ``eval.probe_sets`` and ``eval.local_features`` are not supported.
+    """
+    import os
+    import time
+
+    import keras
+
+    from kcontrast import atomic, pretrain
+    from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
+
+    name = getattr(strategy, "name", strategy) or "none"
+    if name != "none":
+        raise ValueError(f"Expected no distribution strategy with mcl.stages > 1; "
+                         f"Received: strategy={name!r}")
+    keras.utils.set_random_seed(config["seed"])
+    ds = dataset if dataset is not None else pretrain.load_data(config)
+    options = check_point(config, len(ds.train))
+    evaluation = config.get("eval") or {}
+    check = check or (lambda: None)
+    image_channels = ds.input_shape[-1] - ds.train.num_extra
+
+    def build_stage(stage, steps):
+        model = pretrain.build_model(config, ds.input_shape, ds.num_classes,
+                                     ds.multi_label, image_channels=image_channels)
+        return pretrain.compile_model(model, config, steps)
+
+    def stage_callbacks(stage):
+        extra = list(callbacks) + [pretrain.StopCheck(check)]
+        if point_dir is not None:
+            extra.insert(0, pretrain.EpochLog(
+                os.path.join(point_dir, f"metrics_stage{stage + 1}.jsonl")))
+        return extra
+
+    if point_dir is not None:
+        os.makedirs(point_dir, exist_ok=True)
+        pretrain.write_point_config(point_dir, config, ds)
+    batch_size = config["optim"]["batch_size"]
+    start = time.perf_counter()
+    result = multistage_fit(
+        build_stage, ds.train, num_stages=options["stages"],
+        num_clusters=options["clusters"], epochs=config["optim"]["epochs"],
+        batch_size=batch_size, augment=config["data"]["augment"], seed=config["seed"],
+        grouping=options["grouping"], cluster_last=True, verbose=verbose,
+        callbacks=stage_callbacks)
+    train_time = time.perf_counter() - start
+    check()
+    start = time.perf_counter()
+    eval_batch = evaluation.get("batch_size") or 512
+    train_h = result.embed(ds.train, eval_batch)
+    test_h = result.embed(ds.test, eval_batch)
+    results = evaluate_labels(train_h, ds.train.labels, test_h, ds.test.labels,
+                              num_classes=ds.num_classes, multi_label=ds.multi_label,
+                              protocol=protocol_of(config), seed=config["seed"], log=log)
+    metrics = pretrain._label_metrics(results, {})
+    last = result.models[-1]
+    test, test_labels = pretrain._features(last, ds.test, eval_batch)
+    for label in ds.num_classes:
+        metrics[f"online/{label}"] = pretrain._online_accuracy(
+            test[f"probe_{label}"], test_labels[label], label in ds.multi_label)
+        if label not in ds.multi_label:
+            for s, clusters in enumerate(result.clusters):
+                metrics[f"mcl_purity/{label}@{s + 1}"] = cluster_purity(
+                    clusters, ds.train.labels[label])
+    eval_time = time.perf_counter() - start
+    check()
+    metrics["contrastive_acc"] = float(result.histories[-1]["contrastive_acc"][-1])
+    metrics["train_time_s"] = round(train_time, 2)
+    metrics["train_images_per_s"] = round(
+        len(ds.train) * config["optim"]["epochs"] * options["stages"]
+        / max(train_time, 1e-9), 1)
+    metrics["eval_time_s"] = round(eval_time, 2)
+    if log:
+        log(f"MCL: {options['stages']} stages, groups per stage "
+            f"{[int(g.max()) + 1 for g in result.groups]}")
+    if point_dir is not None:
+        if save_model:
+            for s, model in enumerate(result.models):
+                model.save(os.path.join(point_dir, f"model_stage{s + 1}.keras"))
+        atomic.write_json(os.path.join(point_dir, pretrain.METRICS_FILE), metrics, default=str)
+    return metrics, result

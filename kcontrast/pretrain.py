@@ -542,6 +542,11 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
         ``train_time_s``, ``train_images_per_s`` (training examples per
         second of ``fit``, each one two views) and ``eval_time_s`` to floats.
     """
+    if (config.get("mcl") or {}).get("stages", 1) != 1:  # multistage (kcontrast.mcl)
+        from kcontrast import mcl
+
+        return mcl.pretrain_point(config, point_dir, save_model, verbose, callbacks, log,
+                                  dataset, check, strategy, sync_batch_norm)
     if strategy is None or isinstance(strategy, str):
         strategy = distribute.get_strategy(strategy or "none")
     keras.utils.set_random_seed(config["seed"])

@@ -177,3 +177,52 @@ def test_multistage_fit_refuses_bad_arguments():
             mcl.multistage_fit(build, split, **kwargs)
     with pytest.raises(ValueError, match="build_stage"):
         mcl.multistage_fit("model", split)
+
+
+# ------------------------------------------------------------ --exp=mitigation
+def test_cluster_purity():
+    assert mcl.cluster_purity([0, 0, 1, 1], [3, 3, 5, 5]) == 1.0
+    assert mcl.cluster_purity([0, 0, 0, 0], [3, 3, 3, 5]) == 0.75
+    assert mcl.cluster_purity([0, 1, 0, 1], [3, 3, 5, 5]) == 0.5
+
+
+@pytest.mark.backend
+@pytest.mark.slow
+def test_mitigation_mcl_and_positive_control_quick(run_cli, tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    result = run_cli(["--exp=mitigation", "--quick", "--sweep=condition=bits_05_redrawn",
+                      "--sweep=method=mcl_2", "--nosave_models", f"--out={out}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    record = json.loads((out / "results.json").read_text())
+    (run,) = record["runs"]
+    assert run["params"] == {"condition": "bits_05_redrawn", "method": "mcl_2", "seed": 0}
+    metrics = run["metrics"]
+    for key in ("linear/label", "knn/label", "online/label", "mcl_purity/label@1",
+                "mcl_purity/label@2"):
+        assert 0.0 <= metrics[key] <= 1.0
+    point = out / "points" / run["point"]
+    saved = json.loads((point / "config.json").read_text())
+    assert saved["config"]["mcl"] == {"stages": 2, "clusters": 10, "grouping": "all"}
+    assert saved["config"]["data"]["args"]["bit_flip"] == 0.5
+    assert saved["dataset"]["config"]["bit_flip"] == 0.5
+    for stage in (1, 2):
+        epochs = (point / f"metrics_stage{stage}.jsonl").read_text().splitlines()
+        assert len(epochs) == 1 and json.loads(epochs[0])["contrastive_loss"] > 0
+    assert not list(point.glob("*.keras"))
+
+
+@pytest.mark.parametrize("flag, match", [
+    ("--config.mcl.stages=0", "mcl.stages"),
+    ("--config.mcl.clusters=200", "mcl.clusters"),
+    ("--config.mcl.grouping=some", "mcl.grouping"),
+])
+def test_mitigation_mcl_mistakes_are_one_line(run_cli, tmp_path, flag, match):
+    out = tmp_path / "run"
+    result = run_cli(["--exp=mitigation", "--quick", "--sweep=method=mcl_2",
+                      "--sweep=condition=bits_05", flag, f"--out={out}"], cwd=tmp_path)
+    assert result.returncode != 0
+    lines = [l for l in result.stderr.splitlines() if "error" in l.lower()]
+    assert lines and match in lines[-1], result.stderr[-2000:]
+    assert not out.exists()
