@@ -28,6 +28,16 @@ Methods (``method``): ``nt_xent`` (t = 0.2), ``ifm_0p05``, ``ifm_0p1``,
 ``ifm_0p2`` (NT-Xent + IFM with eps = 0.05, 0.1, 0.2 and w = 0.5), ``autoencoder``, and
 ``hybrid`` (NT-Xent + 10 x MSE; the weight 10 was fixed before any run, to
 bring the pixel MSE, about 0.01-0.1, near NT-Xent's scale; not tuned).
+Also declared, run by name (not in the default sweep, so the committed
+run stays its default): the positive controls ``bits_05_redrawn``,
+``bits_10_redrawn``, ``bits_20_redrawn`` (RandBit with ``bit_flip=0.5``: each
+view's bits redrawn, so they are no longer shared) and the methods ``mcl_2``,
+``mcl_3`` (multistage contrastive learning, ``kcontrast.mcl``: NT-Xent in 2
+or 3 stages, batches from one cell of the earlier stages' 10 K-means
+clusters, ``mcl.clusters``, ``mcl.grouping``; probes on the concatenated
+stages, ``mcl_purity/<label>@<stage>`` says what each stage's clusters group
+by). Example: ``python -m kcontrast.run --exp=mitigation
+--sweep=condition=bits_05,bits_05_redrawn --sweep=method=nt_xent,mcl_2``.
 Every point also records its training throughput,
 ``train_images_per_s`` (training examples, each two views, per second of
 ``fit``, compilation included).
@@ -80,12 +90,22 @@ CONDITIONS = {
     "digits_1": _digit_on_image(1), "digits_100": _digit_on_image(100),
     "digits_all": _digit_on_image(None),
 }
+# The default sweep's conditions (the committed run's); the positive controls
+# below are run by name, e.g. --sweep=condition=bits_20,bits_20_redrawn.
+DEFAULT_CONDITIONS = tuple(CONDITIONS)
+# Positive controls: RandBit with the bits redrawn per view (bit_flip=0.5),
+# so the bits no longer solve instance discrimination.
+CONDITIONS.update({
+    f"bits_{b:02d}_redrawn": (("data.builder", "randbit"), (
+        "data.args", builder_args("randbit", base="mnist5k", bits=b, bit_flip=0.5).to_dict()))
+    for b in (5, 10, 20)})
 
 HYBRID_WEIGHT = 10.0
 
 
-def _ifm(epsilon):
-    return (("model.objective", "contrastive"), ("loss.ifm_epsilon", epsilon))
+def _ifm(epsilon, stages=1):
+    return (("model.objective", "contrastive"), ("loss.ifm_epsilon", epsilon),
+            ("mcl.stages", stages))
 
 
 # Names are identifiers (ConfigDict keys): ifm_0p05 is IFM with eps = 0.05.
@@ -99,6 +119,11 @@ METHODS = {
     "autoencoder": (("model.objective", "autoencoder"),),
     "hybrid": (("model.objective", "hybrid"),),
 }
+DEFAULT_METHODS = tuple(METHODS)
+# Multistage contrastive learning (kcontrast.mcl): NT-Xent in 2 or 3 stages,
+# each stage's batches drawn from one cell of the earlier stages' K-means
+# clusters (mcl.clusters, 10); run by name: --sweep=method=nt_xent,mcl_2,mcl_3.
+METHODS.update({"mcl_2": _ifm(0.0, stages=2), "mcl_3": _ifm(0.0, stages=3)})
 
 
 def get_config(preset="default"):
@@ -129,11 +154,13 @@ def get_config(preset="default"):
     # L-BFGS: with one unique digit the digit labels of the training split
     # are one class, on which Adam's early stopping never triggers.
     c.eval = eval_section(linear_optimizer="lbfgs")
+    # 1 stage: plain training; the mcl_2 / mcl_3 methods set more.
+    c.mcl = {"stages": 1, "clusters": 10, "grouping": "all"}
     c.variants = {"condition": CONDITIONS, "method": METHODS}
     # Seeds outermost: an interrupted run has every condition and method of
     # seed 0 before any of seed 1.
-    c.sweep = ("seed=0,1", "condition=" + ",".join(CONDITIONS),
-               "method=" + ",".join(METHODS))
+    c.sweep = ("seed=0,1", "condition=" + ",".join(DEFAULT_CONDITIONS),
+               "method=" + ",".join(DEFAULT_METHODS))
     # Two points that run every new path: both builders, the hybrid
     # objective's decoder and IFM (a hybrid with eps = 0.1).
     c.quick = {

@@ -603,6 +603,11 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     """
     if deterministic:
         enable_determinism()
+    if (config.get("mcl") or {}).get("stages", 1) != 1:  # multistage (kcontrast.mcl)
+        from kcontrast import mcl
+
+        return mcl.pretrain_point(config, point_dir, save_model, verbose, callbacks, log,
+                                  dataset, check, strategy, sync_batch_norm)
     if strategy is None or isinstance(strategy, str):
         strategy = distribute.get_strategy(strategy or "none")
     keras.utils.set_random_seed(config["seed"])

@@ -420,6 +420,9 @@ def check_points(configs):
             pretrain.make_point_loss(c)
             pretrain.encoder_kwargs(c["model"])
             pretrain.check_optim(c)
+            if c.get("mcl"):
+                from kcontrast import mcl
+                mcl.check_point(c, len(ds.train))
         except ValueError as e:
             raise UsageError(_one_line(e)) from None
         if c["model"].get("objective", "contrastive") != "contrastive":

@@ -7,7 +7,8 @@ augmentation seed from `tf.data.Dataset.random(seed, rerandomize_each_iteration=
 so a pipeline built twice with the same seed yields the same batches, while
 each pass over it (each epoch) draws a new order and new crops. The extra
 channels (RandBit bits) are appended after augmentation, identical in both
-views. A split with a `redraw` (DigitOnImage's per-epoch digit) is
+views unless the split's `extra_views` gives each view its own (RandBit's
+`bit_flip`, the positive control). A split with a `redraw` (DigitOnImage's per-epoch digit) is
 composited here, per batch, from a stateless seed folded out of the batch's
 augmentation seed: a new draw every batch and epoch, the same draw in both
 views, and the same sequence whenever the pipeline is built with the same
@@ -43,6 +44,7 @@ from kcontrast.data.stream import is_stream
 
 _SEED_SALT = 0x7A11  # Decorrelates the augmentation stream from the shuffle.
 _REDRAW_SALT = 0x3D12  # Decorrelates a split's redraw from the augmentation.
+_EXTRA_SALT = 0x5E7A  # Decorrelates per-view extra channels from the augmentation.
 
 
 def _tensors(split):
@@ -67,6 +69,25 @@ def append_extra(images, extra):
         extra[:, None, None, :], tf.stack([shape[0], shape[1], shape[2], tf.shape(extra)[1]])
     )
     return tf.concat([images, planes], axis=-1)
+
+
+def view_pair(aug, x, extra, batch_seed, extra_views=None):
+    """The two views of one batch: ``{"view1", "view2"}`` float32 [B, H, W, C+k].
+
+    ``aug`` (a callable of ``make_augmentation``) runs once on [x; x], so
+    every example's randomness is drawn independently and the halves are two
+    independent views; ``extra`` [B, k] (or None) is appended to both after
+    augmentation, or, with ``extra_views`` (see ``Split.extra_views``), each
+    view gets its own ``extra_views(extra, seed)`` half, from a seed folded
+    out of ``batch_seed`` int64 [2].
+    """
+    both = aug(tf.concat([x, x], axis=0), batch_seed)
+    v1, v2 = tf.split(both, 2, axis=0)
+    e1 = e2 = extra
+    if extra is not None and extra_views is not None:
+        e1, e2 = extra_views(extra, tf.random.experimental.stateless_fold_in(
+            batch_seed, _EXTRA_SALT))
+    return {"view1": append_extra(v1, e1), "view2": append_extra(v2, e2)}
 
 
 def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
@@ -122,13 +143,10 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         seed=int(seed) * 2 + _SEED_SALT, rerandomize_each_iteration=True
     ).batch(2)
 
+    extra_views = getattr(split, "extra_views", None)
+
     def views(x, y, e, batch_seed):
-        # Both views in one call on [x; x]: every example's randomness is drawn
-        # independently, so the halves are two independent views, and each op
-        # runs once per batch instead of twice.
-        both = aug(tf.concat([x, x], axis=0), batch_seed)
-        v1, v2 = tf.split(both, 2, axis=0)
-        return {"view1": append_extra(v1, e), "view2": append_extra(v2, e)}, y
+        return view_pair(aug, x, e, batch_seed, extra_views), y
 
     if is_stream(split):
         if epochs is None:

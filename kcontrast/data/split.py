@@ -42,6 +42,14 @@ class Split:
             one fixed draw (what the probes see). DigitOnImage's
             `redraw=True` uses it to pair each object with a new digit every
             epoch (`kcontrast.data.builders.digit_on_image.DigitRedraw`).
+        extra_views: None (both views get the stored `extra`), or a
+            callable `fn(extra, seed) -> (extra1, extra2)` that the
+            pretraining pipeline calls on every batch to give each view its
+            own extra channels: `extra` float32 [B, k] tensor (the stored
+            rows), `seed` int64 [2] (a stateless seed, new for every batch
+            and epoch); it returns two float32 [B, k] tensors. The probes
+            see the stored `extra`. RandBit's `bit_flip` uses it
+            (`kcontrast.data.builders.randbit.BitFlip`).
     """
 
     images: np.ndarray
@@ -49,6 +57,7 @@ class Split:
     extra: np.ndarray | None = None
     info: dict = dataclasses.field(default_factory=dict)
     redraw: object = None
+    extra_views: object = None
 
     def __post_init__(self):
         if self.images.ndim != 4:
@@ -93,8 +102,8 @@ class Split:
 
         The one way to shorten a split (quick runs, `max_examples`). Returns
         `self` when `n` is None or >= len(self); otherwise a new `Split` whose
-        arrays are views of this one's (a `redraw` is kept: it is called with
-        row indices, which stay below `n`).
+        arrays are views of this one's (a `redraw` and `extra_views` are
+        kept: `redraw` is called with row indices, which stay below `n`).
 
         Args:
             n: int >= 0, or None.
@@ -108,6 +117,7 @@ class Split:
             extra=None if self.extra is None else self.extra[:n],
             info={name: value[:n] for name, value in self.info.items()},
             redraw=self.redraw,
+            extra_views=self.extra_views,
         )
 
     def model_inputs(self, start=None, stop=None):

@@ -14,6 +14,16 @@ linear probe score it as the mean over bits of each bit's accuracy (logit > 0
 against the bit), the `linear/bits`, `knn/bits` and `online/bits` metrics
 of `kcontrast.run`.
 
+Positive control (``bit_flip=p``, 0 <= p <= 0.5): the bits stop being a
+feature the two views share. In every pretraining batch each view gets its
+own copy of the bits, each bit flipped independently with probability p (a
+stateless draw per batch, epoch and view, `BitFlip`): a view's bit differs
+from the stored bit with probability p, and the two views' bits differ with
+probability 2p(1 - p). p = 0.5 makes each view's bits fresh uniform bits,
+independent of the stored ones and of the other view: the bits redrawn per
+view. The probes (and `Split.model_inputs`) see the stored bits. p = 0 (the
+default) is RandBit as before, bit for bit.
+
 >>> ds = randbit(base="mnist5k", bits=5, seed=0)
 >>> ds.input_shape
 (28, 28, 6)
@@ -47,7 +57,40 @@ def decode_bits(extra):
     return (np.rint(extra).astype(np.uint64) * weights).sum(-1).astype(np.int64)
 
 
-def _with_bits(split, bits, seed, split_id, bit_labels=False):
+MAX_BIT_FLIP = 0.5
+
+
+class BitFlip:
+    """Per-view bit flips, a `Split.extra_views` callable.
+
+    ``BitFlip(p)(extra, seed)`` returns ``(extra1, extra2)``, each float32
+    [B, k]: ``extra`` (0/1 bits) with every entry flipped independently with
+    probability ``p``, a separate draw for each view from the stateless seed
+    int64 [2].
+
+    >>> import tensorflow as tf
+    >>> e1, e2 = BitFlip(0.5)(tf.zeros((4, 3)), tf.constant([1, 2], tf.int64))
+    >>> tuple(e1.shape), tuple(e2.shape)
+    ((4, 3), (4, 3))
+    """
+
+    def __init__(self, p):
+        self.p = checks.check_in_range(p, "bit_flip", 0.0, MAX_BIT_FLIP)
+
+    def __call__(self, extra, seed):
+        import tensorflow as tf
+
+        extra = tf.convert_to_tensor(extra, tf.float32)
+        shape = tf.concat([[2], tf.shape(extra)], axis=0)
+        flips = tf.cast(tf.random.stateless_uniform(shape, seed) < self.p, tf.float32)
+        # |b - f| is b XOR f for 0/1 values.
+        return tf.abs(extra - flips[0]), tf.abs(extra - flips[1])
+
+    def __repr__(self):
+        return f"BitFlip({self.p})"
+
+
+def _with_bits(split, bits, seed, split_id, bit_labels=False, bit_flip=0.0):
     rng = np.random.default_rng([seed, split_id, _SALT])
     values = rng.integers(0, 2**bits, size=len(split), dtype=np.int64, endpoint=False)
     extra = encode_bits(values, bits) if bits else None
@@ -59,11 +102,12 @@ def _with_bits(split, bits, seed, split_id, bit_labels=False):
         labels=labels,
         extra=extra,
         info={**split.info, "bit_value": values},
+        extra_views=BitFlip(bit_flip) if bit_flip and bits else None,
     )
 
 
 def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None,
-            stream=False, image_size=0):
+            stream=False, image_size=0, bit_flip=0.0):
     """Builds RandBit over any base source, in memory or streamed.
 
     Args:
@@ -81,6 +125,10 @@ def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None,
             and there is no `info["bit_value"]` array.
         image_size: tfds bases only: resize images to image_size x
             image_size (0: keep the base's size; variable-size images 64).
+        bit_flip: float in [0, 0.5]; the positive control: in pretraining,
+            each view's bits are flipped independently with this
+            probability (0.5: redrawn per view), see the module docstring.
+            In memory only (not with stream=True).
 
     Returns:
         `Dataset` "randbit": images of the base; labels {"label": int32 [N]}
@@ -101,6 +149,10 @@ def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None,
         raise ValueError(f"Expected bit_labels to be a bool; Received: bit_labels={bit_labels!r}")
     if not isinstance(stream, bool):
         raise ValueError(f"Expected stream to be True or False; Received: stream={stream!r}")
+    bit_flip = checks.check_in_range(bit_flip, "bit_flip", 0.0, MAX_BIT_FLIP)
+    if stream and bit_flip:
+        raise ValueError("Expected bit_flip=0 with stream=True (per-view bits need an "
+                         f"in-memory split); Received: bit_flip={bit_flip}, stream=True")
     if stream and bit_labels:
         raise ValueError("Expected bit_labels=False with stream=True (the bits label needs "
                          "an in-memory split); Received: bit_labels=True, stream=True")
@@ -114,6 +166,8 @@ def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None,
               "data_dir": None if data_dir is None else str(data_dir)}
     if bit_labels:  # recorded only when set: older runs' configs stay as they were
         config["bit_labels"] = True
+    if bit_flip:  # likewise
+        config["bit_flip"] = bit_flip
     if stream or image_size:
         config.update(stream=stream, image_size=int(image_size))
     if is_stream(source.train):
@@ -136,8 +190,8 @@ def randbit(base="mnist5k", bits=5, bit_labels=False, seed=0, data_dir=None,
     return Dataset(
         name="randbit",
         config=config,
-        train=_with_bits(source.train, int(bits), int(seed), 0, labelled),
-        test=_with_bits(source.test, int(bits), int(seed), 1, labelled),
+        train=_with_bits(source.train, int(bits), int(seed), 0, labelled, bit_flip),
+        test=_with_bits(source.test, int(bits), int(seed), 1, labelled, bit_flip),
         num_classes=num_classes,
         multi_label=multi_label,
     )

@@ -100,3 +100,91 @@ def test_bit_labels_are_the_bits_as_a_multi_hot_label():
     assert set(zero.train.labels) == {"label"} and zero.multi_label == set()
     with pytest.raises(ValueError, match="bit_labels=1"):
         build_dataset("randbit", bits=3, bit_labels=1)
+
+
+# ------------------------------------------------ bit_flip: the positive control
+def _view_bits(ds, bits, **kwargs):
+    """Stored bits and both views' bits over one unshuffled pass: [N, bits] each."""
+    from kcontrast.data.pipeline import pretrain_dataset
+
+    v1, v2 = [], []
+    for views, _ in pretrain_dataset(ds.train, batch_size=500, seed=1, shuffle=False, **kwargs):
+        for out, key in ((v1, "view1"), (v2, "view2")):
+            planes = views[key].numpy()[..., -bits:]
+            # Each view's bits are constant planes (one value per example and bit).
+            np.testing.assert_array_equal(planes, np.broadcast_to(planes[:, :1, :1], planes.shape))
+            out.append(planes[:, 0, 0])
+    n = sum(len(b) for b in v1)
+    return ds.train.extra[:n], np.concatenate(v1), np.concatenate(v2)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
+def test_bit_flip_flips_each_bit_per_view_with_probability_p(p):
+    bits = 16
+    ds = build_dataset("randbit", bits=bits, bit_flip=p, seed=0)
+    stored, b1, b2 = _view_bits(ds, bits)
+    assert set(np.unique(b1)) <= {0.0, 1.0} and set(np.unique(b2)) <= {0.0, 1.0}
+    f1, f2 = b1 != stored, b2 != stored
+    # 4,000 x 16 draws per view: sd of a rate about 0.002; per bit about 0.008.
+    for flips in (f1, f2):
+        assert abs(flips.mean() - p) < 0.01
+        np.testing.assert_allclose(flips.mean(axis=0), p, atol=0.035)
+    # The views are flipped independently: they disagree at 2p(1 - p), and
+    # both flip at p^2.
+    assert abs((b1 != b2).mean() - 2 * p * (1 - p)) < 0.01
+    assert abs((f1 & f2).mean() - p * p) < 0.01
+    # The probes see the stored bits.
+    np.testing.assert_array_equal(ds.train.model_inputs(0, 4)[:, 0, 0, -bits:], ds.train.extra[:4])
+
+
+def test_bit_flip_draws_anew_every_epoch_and_reproduces_per_seed():
+    from kcontrast.data.pipeline import pretrain_dataset
+
+    ds = build_dataset("randbit", bits=8, bit_flip=0.3, seed=0)
+
+    def two_epochs():
+        pipe = pretrain_dataset(ds.train, batch_size=1000, seed=3)
+        return [next(iter(pipe))[0]["view1"].numpy()[:, 0, 0, -8:] for _ in range(2)]
+
+    first, second = two_epochs()
+    again = two_epochs()
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+    assert not np.array_equal(first, second)
+
+
+def test_bit_flip_zero_is_randbit_as_before_exactly():
+    from kcontrast.data.pipeline import pretrain_dataset
+
+    plain = build_dataset("randbit", bits=5, seed=0)
+    zero = build_dataset("randbit", bits=5, bit_flip=0.0, seed=0)
+    assert zero.train.extra_views is None and "bit_flip" not in zero.config
+    assert zero.config == plain.config
+    batches = [list(pretrain_dataset(ds.train.head(512), batch_size=128, seed=2))
+               for ds in (plain, zero)]
+    for (va, ya), (vb, yb) in zip(*batches):
+        for key in ("view1", "view2"):
+            np.testing.assert_array_equal(va[key].numpy(), vb[key].numpy())
+        np.testing.assert_array_equal(ya["label"].numpy(), yb["label"].numpy())
+    # Both views share the stored bits when nothing is flipped.
+    stored, b1, b2 = _view_bits(zero, 5)
+    np.testing.assert_array_equal(b1, stored)
+    np.testing.assert_array_equal(b2, stored)
+
+
+def test_bit_flip_is_recorded_and_kept_by_head():
+    ds = build_dataset("randbit", bits=4, bit_flip=0.25, seed=0)
+    assert ds.config["bit_flip"] == 0.25
+    assert ds.train.head(10).extra_views is ds.train.extra_views
+    assert build_dataset("randbit", bits=0, bit_flip=0.25).train.extra_views is None
+
+
+@pytest.mark.parametrize("p", [-0.1, 0.6, "0.1", True, float("nan")])
+def test_bad_bit_flip(p):
+    with pytest.raises(ValueError, match="bit_flip"):
+        build_dataset("randbit", bits=3, bit_flip=p)
+
+
+def test_bit_flip_needs_an_in_memory_split():
+    with pytest.raises(ValueError, match="bit_flip=0 with stream=True"):
+        build_dataset("randbit", base="cifar10", bits=3, bit_flip=0.1, stream=True)
