@@ -483,7 +483,8 @@ def execute(plan):
                 config, point_dir=point_dir, save_model=plan["save_models"],
                 log=lambda line, tag=tag: print(f"{tag}   {line}", flush=True),
                 dataset=ds, check=check_stop, strategy=plan["strategy"],
-                sync_batch_norm=plan["sync_batch_norm"])
+                sync_batch_norm=plan["sync_batch_norm"],
+                controls_dir=os.path.join(partial, "controls"))
             timed.append(time.perf_counter() - point_start)
             shown = " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if "/" in k)
             print(f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "
