@@ -499,12 +499,17 @@ def execute(plan):
     figure = plan["meta"].get("figure")
     if figure:
         results.write_figure(os.path.join(partial, "figure.png"), runs, **figure)
+    dynamics = results.write_dynamics(
+        os.path.join(partial, "dynamics.png"), partial, runs,
+        title=f"{plan['exp']}: contrastive accuracy and online probes per epoch")
     os.remove(os.path.join(partial, RUN_FILE))
     os.replace(partial, plan["out"])
     out = plan["out"]
     print(f"results: {os.path.join(out, 'results.json')} (and results.csv)")
     if figure:
         print(f"figure:  {os.path.join(out, 'figure.png')}")
+    if dynamics:
+        print(f"dynamics: {os.path.join(out, 'dynamics.png')}")
     print(f"wall time: {_fmt_time(wall)} on {plan['backend']}")
     return out
 

@@ -290,3 +290,20 @@ def test_multi_object_quick_run(tmp_path):
     point = out / "points" / record["runs"][1]["point"]
     assert (point / "local_features.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "figure.png").exists()
+
+
+@pytest.mark.backend
+def test_quick_run_has_controls_once_per_dataset_and_dynamics(quick_run):
+    _, out, result = quick_run
+    record = json.loads((out / "results.json").read_text())
+    for r in record["runs"]:
+        m = r["metrics"]
+        for key in ("control_random/linear/label", "control_random/knn/label",
+                    "control_pixels/linear/label", "control_pixels/knn/label"):
+            assert 0.0 <= m[key] <= 1.0, key
+        assert m["trained_minus_random/linear/label"] == pytest.approx(
+            m["linear/label"] - m["control_random/linear/label"])
+    # bits 0 and 3 are two datasets: each control once per dataset.
+    assert len(os.listdir(out / "controls")) == 4
+    assert (out / "dynamics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "dynamics:" in result.stdout
