@@ -9,7 +9,8 @@ point's dataset and ``eval.probe_sets``:
   seed and never trained (BatchNorm at its initial statistics), its
   representation ``h`` ``[N, D]``;
 - ``pixels``: the raw model input, extra channels included, flattened to
-  ``[N, H*W*C]`` and standardised with training-split statistics.
+  ``[N, H*W*C + k]`` (each of the ``k`` extra channels, constant over the
+  image, once) and standardised with training-split statistics.
 
 Metric names (``<name>`` as in the point's own ``linear/<name>``)::
 
@@ -85,14 +86,23 @@ def cache_path(cache_dir, kind, key):
 
 
 def pixel_features(split, batch_size=512):
-    """The raw model input of a split, flattened: ``(float32 [N, H*W*C],
+    """The raw model input of a split, flattened: ``(float32 [N, H*W*C + k],
     labels)``, rows in split order (``probe_dataset``: un-augmented images
-    with their extra channels)."""
+    with their ``k`` extra channels).
+
+    An extra channel (e.g. a RandBit bit) is constant over the image, so it
+    enters once, as its value, after the ``H*W*C`` image pixels: the same
+    information as its ``H*W`` copies, without letting ``k*H*W`` duplicated
+    columns outweigh the image in kNN's cosine or in the probe's cost."""
     from kcontrast.data.pipeline import probe_dataset
 
+    extra = int(split.num_extra or 0)
     rows, labels = [], {}
     for images, batch_labels in probe_dataset(split, batch_size=batch_size).as_numpy_iterator():
-        rows.append(np.asarray(images, np.float32).reshape(len(images), -1))
+        images = np.asarray(images, np.float32)
+        channels = images.shape[-1] - extra
+        rows.append(np.concatenate([images[..., :channels].reshape(len(images), -1),
+                                    images[:, 0, 0, channels:]], axis=1))
         for name, value in batch_labels.items():
             labels.setdefault(name, []).append(np.asarray(value))
     return np.concatenate(rows), {n: np.concatenate(v) for n, v in labels.items()}

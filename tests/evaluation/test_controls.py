@@ -58,8 +58,12 @@ def test_random_encoder_is_the_points_encoder_at_initialisation():
 def test_pixel_features_are_the_flattened_model_inputs():
     ds = load_data(_point(bits=3))
     features, labels = controls.pixel_features(ds.test, batch_size=50)
-    assert features.shape == (len(ds.test), 28 * 28 * 4)
-    np.testing.assert_allclose(features, ds.test.model_inputs().reshape(len(ds.test), -1))
+    # 784 pixels, then the 3 bits once each (constant over the image).
+    assert features.shape == (len(ds.test), 28 * 28 + 3)
+    inputs = ds.test.model_inputs()
+    np.testing.assert_allclose(features[:, :784], inputs[..., 0].reshape(len(ds.test), -1))
+    np.testing.assert_allclose(features[:, 784:], inputs[:, 5, 7, 1:])
+    assert set(np.unique(features[:, 784:])) <= {0.0, 1.0}
     np.testing.assert_array_equal(labels["label"], ds.test.labels["label"])
 
 
