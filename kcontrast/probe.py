@@ -1,7 +1,7 @@
 """Probe an exported model: linear probe and kNN on its frozen features.
 
     python -m kcontrast.probe --saved_model=saved_models/NAME \\
-        [--dataset=randbit] [--label=label] [--feature=representation]
+        [--dataset=randbit] [--label=label] [--feature=representation] [--controls]
 
 1. reads the export's ``config.json`` (refuses a SavedModel kcontrast did not
    write) and checks ``--feature`` against the exported features;
@@ -14,7 +14,11 @@
    ``serve`` endpoint, keeping only ``--feature``;
 4. for each ``--label`` (default: every label of the dataset) runs
    ``kcontrast.evaluation.linear_probe`` and ``knn_classify``;
-5. prints one line per label and writes the results as JSON to ``--out``
+5. with ``--controls``, probes the same rows with the controls of
+   ``kcontrast.evaluation.controls`` (the recorded encoder at
+   initialisation, rebuilt from the export's training config and seed; the
+   raw pixels);
+6. prints one line per label and writes the results as JSON to ``--out``
    (default ``<saved_model>/probes/<dataset>-<feature>.json``), atomically.
 
 A bad request (not a kcontrast export, unknown feature, label or dataset,
@@ -70,7 +74,7 @@ def recorded_protocol(config):
 def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=None,
                       feature="representation", batch_size=256, max_examples=None,
                       seed=None, k=None, temperature=None, linear_optimizer=None,
-                      log=None):
+                      log=None, controls=False):
     """Linear probe and kNN of one exported feature, per label.
 
     Args:
@@ -86,11 +90,15 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         linear_optimizer: "lbfgs" or "adam" (default: the recorded
             protocol's; "lbfgs" when nothing is recorded).
         log: optional callable taking one progress line.
+        controls: also probe the controls (``kcontrast.evaluation.controls``:
+            the recorded encoder at initialisation, the raw pixels) on the
+            same rows, labels, protocol and seed.
 
     Returns:
         dict with `saved_model`, `feature`, `dataset` (builder and config),
         `backend` (of training), `num_train`, `num_test` and `results`
-        (label -> {"linear": ..., "knn": ...}).
+        (label -> {"linear": ..., "knn": ...}); with ``controls``, also
+        `controls` (control -> label -> {"linear": ..., "knn": ...}).
 
     Raises:
         ProbeError / ExportError (ValueErrors): the one-line CLI errors.
@@ -152,11 +160,27 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         test_x[feature], {l: test_y[l] for l in labels},
         num_classes={l: ds.num_classes[l] for l in labels},
         multi_label=ds.multi_label, protocol=protocol, seed=seed, log=log)
-    return {"saved_model": saved_model, "feature": feature,
-            "dataset": {"builder": name, "config": kwargs},
-            "backend": config.get("backend"), "num_train": len(train),
-            "num_test": len(test), "protocol": protocol,
-            "seed": seed, "results": results}
+    record = {"saved_model": saved_model, "feature": feature,
+              "dataset": {"builder": name, "config": kwargs},
+              "backend": config.get("backend"), "num_train": len(train),
+              "num_test": len(test), "protocol": protocol,
+              "seed": seed, "results": results}
+    if controls:
+        record["controls"] = _controls(training, model_shape, train, test, labels, ds,
+                                       protocol, seed, batch_size, log)
+    return record
+
+
+def _controls(training, model_shape, train, test, labels, ds, protocol, seed,
+              batch_size, log):
+    from kcontrast.evaluation.controls import probe_controls
+
+    if not training.get("model"):
+        raise ProbeError("Expected an export that records its training config (for "
+                         "--controls); Received: none recorded")
+    return probe_controls(training, model_shape, train, test, labels, ds.num_classes,
+                          ds.multi_label, protocol=protocol, seed=seed,
+                          batch_size=batch_size, log=log)
 
 
 def define_flags(fv):
@@ -171,6 +195,9 @@ def define_flags(fv):
     flags.DEFINE_integer("k", None, "kNN neighbours (default: the recorded protocol's, else 20).", flag_values=fv)
     flags.DEFINE_float("temperature", None, "kNN temperature (default: the recorded protocol's, else 0.07).", flag_values=fv)
     flags.DEFINE_enum("linear_optimizer", None, ["lbfgs", "adam"], "Linear-probe optimizer (default: the recorded protocol's, else lbfgs).", flag_values=fv)
+    flags.DEFINE_boolean("controls", False, "Also probe the controls: the recorded encoder at "
+                         "initialisation and the raw pixels (kcontrast.evaluation.controls).",
+                         flag_values=fv)
     flags.DEFINE_string("out", None, "Results JSON (default <saved_model>/probes/<dataset>-<feature>.json).", flag_values=fv)
     return fv
 
@@ -198,7 +225,7 @@ def _main(argv=None):
             labels=fv.label, feature=fv.feature, batch_size=fv.batch_size,
             max_examples=fv.max_examples, seed=fv.seed, k=fv.k,
             temperature=fv.temperature, linear_optimizer=fv.linear_optimizer,
-            log=lambda line: print(line, flush=True))
+            log=lambda line: print(line, flush=True), controls=fv.controls)
     except ValueError as e:
         cli.fail(PROGRAM, e)
     out = fv.out or os.path.join(
@@ -209,6 +236,10 @@ def _main(argv=None):
         print(f"{label}: linear {result['linear']['accuracy']:.4f}  "
               f"knn {result['knn']['accuracy']:.4f}  ({fv.feature}, "
               f"{record['num_train']} train / {record['num_test']} test)")
+        for kind, by_label in (record.get("controls") or {}).items():
+            control = by_label[label]
+            print(f"{label}: {kind} control: linear {control['linear']['accuracy']:.4f}  "
+                  f"knn {control['knn']['accuracy']:.4f}")
     print(f"results: {out}")
     return 0
 

@@ -164,13 +164,22 @@ def test_probe_of_the_export_reproduces_the_run(quick_run, tmp_path):
     done = _run([f"--run={point}", f"--out={exported}"], cwd=tmp_path,
                 module="kcontrast.export")
     assert done.returncode == 0, done.stderr[-2000:]
-    probed = _run([f"--saved_model={exported}", f"--out={tmp_path / 'probe.json'}"],
-                  cwd=tmp_path, module="kcontrast.probe")
+    probed = _run([f"--saved_model={exported}", f"--out={tmp_path / 'probe.json'}",
+                   "--controls"], cwd=tmp_path, module="kcontrast.probe")
     assert probed.returncode == 0, probed.stderr[-2000:]
-    result = json.loads((tmp_path / "probe.json").read_text())["results"]["label"]
+    record_probe = json.loads((tmp_path / "probe.json").read_text())
+    result = record_probe["results"]["label"]
     metrics = record["runs"][1]["metrics"]
     assert result["linear"]["accuracy"] == pytest.approx(metrics["linear/label"], abs=0.005)
     assert result["knn"]["accuracy"] == pytest.approx(metrics["knn/label"], abs=0.005)
+    # The export's controls are the run's: the recorded encoder at
+    # initialisation and the raw pixels, same rows and protocol.
+    for kind, prefix in (("random_init", "control_random"), ("pixels", "control_pixels")):
+        control = record_probe["controls"][kind]["label"]
+        for probe in ("linear", "knn"):
+            assert control[probe]["accuracy"] == pytest.approx(
+                metrics[f"{prefix}/{probe}/label"], abs=0.005), (kind, probe)
+    assert "random_init control: linear" in probed.stdout
 
 
 @pytest.mark.backend

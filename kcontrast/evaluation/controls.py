@@ -204,3 +204,36 @@ def differences(metrics):
         if name.startswith("linear/") and control is not None:
             out[f"trained_minus_random/{name}"] = float(value) - float(control)
     return out
+
+
+def probe_controls(point_config, input_shape, train, test, labels, num_classes,
+                   multi_label=(), protocol=None, seed=0, batch_size=512,
+                   kinds=CONTROLS, log=None):
+    """The controls of one probe request outside a run (``kcontrast.probe``
+    on an export): each control's features of the ``train`` / ``test``
+    splits, probed by ``evaluate_labels`` for ``labels`` under ``protocol``.
+
+    ``point_config`` is the training point's config (an export's
+    ``training.config``): ``random_init`` rebuilds its encoder at
+    initialisation from its model section and seed.
+
+    Returns ``{kind: {label: {"linear": ..., "knn": ...}}}``.
+    """
+    from kcontrast.evaluation.per_label import evaluate_labels
+    from kcontrast.evaluation.standardize import Standardizer
+
+    config = {**dict(point_config), "eval": {**dict(point_config.get("eval") or {}),
+                                            "batch_size": batch_size}}
+    out = {}
+    for kind in kinds:
+        featurize = featurizer(kind, config, input_shape)
+        train_x, train_y = featurize(train)
+        test_x, test_y = featurize(test)
+        if kind == "pixels":
+            scale = Standardizer(train_x)
+            train_x, test_x = scale(train_x), scale(test_x)
+        out[kind] = evaluate_labels(
+            train_x, {l: train_y[l] for l in labels}, test_x, {l: test_y[l] for l in labels},
+            num_classes={l: num_classes[l] for l in labels}, multi_label=multi_label,
+            protocol=protocol, seed=seed, log=log)
+    return out
