@@ -427,6 +427,8 @@ def evaluate_point(model, ds, config, log=None, local_figure=None, controls_dir=
     if local:
         metrics.update(local_feature_metrics(model, ds, local, config["seed"], log,
                                              figure=local_figure))
+        if controls.selected(config):
+            metrics.update(controls.local_controls(config, ds, local, controls_dir, log))
     return metrics
 
 
@@ -441,7 +443,9 @@ def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
     resolution, the model-free references ``local_ari_ceiling/<stage>``
     (the masks reduced to the stage's grid: the best that grid allows) and
     ``local_ari_pixels_at/<stage>`` (raw pixels averaged to the grid), and
-    their ``local_fg_ari_*`` twins. With ``figure``
+    their ``local_fg_ari_*`` twins (with ``eval.controls``, ``evaluate_point``
+    adds ``kcontrast.evaluation.controls.local_controls``: coordinates,
+    pixels plus coordinates, the untrained encoder's stages). With ``figure``
     (a path), also draws the cluster maps of ``options["figure_images"]``
     test images, one row per stage (``kcontrast.local_features``).
     """

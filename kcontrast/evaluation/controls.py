@@ -172,20 +172,28 @@ def control_metrics(kind, config, ds, probe, cache_dir=None, log=None):
         cache_dir: the run's controls directory (None: no cache).
         log: optional callable taking one progress line.
     """
-    key = control_key(kind, config)
+    def compute():
+        featurize = featurizer(kind, config, ds.input_shape)
+        return {f"{PREFIX[kind]}/{name}": value
+                for name, value in probe(featurize, standardize=kind == "pixels").items()
+                if name.startswith(("linear/", "knn/"))}
+
+    return cached(cache_dir, kind, control_key(kind, config), compute, log)
+
+
+def cached(cache_dir, kind, key, compute, log=None):
+    """``compute()`` (a dict of metrics), or what ``cache_dir`` holds for
+    ``(kind, key)``; a fresh result is written there (atomically)."""
     path = cache_path(cache_dir, kind, key) if cache_dir else None
     if path and os.path.exists(path):
         with open(path) as f:
-            cached = json.load(f)
-        if cached.get("key") == key:
+            record = json.load(f)
+        if record.get("key") == key:
             if log:
                 log(f"control {kind}: cached {os.path.basename(path)}")
-            return cached["metrics"]
+            return record["metrics"]
     start = time.perf_counter()
-    featurize = featurizer(kind, config, ds.input_shape)
-    metrics = {f"{PREFIX[kind]}/{name}": value
-               for name, value in probe(featurize, standardize=kind == "pixels").items()
-               if name.startswith(("linear/", "knn/"))}
+    metrics = compute()
     seconds = round(time.perf_counter() - start, 2)
     if log:
         log(f"control {kind} in {seconds:.1f}s")
@@ -193,6 +201,62 @@ def control_metrics(kind, config, ds, probe, cache_dir=None, log=None):
         os.makedirs(cache_dir, exist_ok=True)
         atomic.write_json(path, {"key": key, "metrics": metrics, "time_s": seconds})
     return metrics
+
+
+def coordinate_maps(images):
+    """float32 ``[N, H, W, 2]``: each pixel's (row, column), scaled to
+    [0, 1] (the K-means "coordinates only" control of local features)."""
+    n, height, width = np.asarray(images).shape[:3]
+    rows, cols = np.meshgrid(np.linspace(0.0, 1.0, height), np.linspace(0.0, 1.0, width),
+                             indexing="ij")
+    grid = np.stack([rows, cols], -1).astype(np.float32)
+    return np.broadcast_to(grid, (n, height, width, 2))
+
+
+def local_controls(config, ds, options, cache_dir=None, log=None):
+    """The local-feature controls: per-image K-means (``options["k"]``
+    clusters, the first ``options["num_images"]`` test images, as
+    ``kcontrast.pretrain.local_feature_metrics``) scored against the
+    object masks, on
+
+    - ``control_coords``: the pixel coordinates alone (a fixed partition
+      of the canvas: how far position alone separates the objects);
+    - ``control_pixels_coords``: the pixels with their coordinates;
+    - ``control_random_<stage>``: each stage map of the encoder at
+      initialisation (``random_encoder``'s weights).
+
+    Returns ``local_{ari,fg_ari,purity}/<control>`` floats, cached like the
+    global controls (they do not depend on the trained weights).
+    """
+    key = {**control_key("random_init", config), "local": dict(options)}
+
+    def compute():
+        import keras
+
+        from kcontrast import local_features as lf
+        from kcontrast.pretrain import build_model
+
+        k = int(options.get("k", 4))
+        seed = config["seed"]
+        images = lf.model_inputs(ds.test, int(options.get("num_images", 32)))
+        masks = ds.test.info["masks"][:len(images)]
+        pixels = np.asarray(ds.test.images[:len(images)], np.float32)
+        coords = coordinate_maps(pixels)
+        keras.utils.set_random_seed(seed)
+        model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
+        rows = {"control_coords": coords,
+                "control_pixels_coords": np.concatenate([pixels, coords], -1)}
+        rows.update({f"control_random_{name}": m
+                     for name, m in lf.stage_maps(model, images).items()})
+        metrics = {}
+        for row, maps in rows.items():
+            clusters = lf.cluster_maps(maps, k, pixels.shape[1:3], seed)
+            for name, value in lf.cluster_scores(masks, clusters).items():
+                if value is not None:
+                    metrics[f"local_{name}/{row}"] = float(value)
+        return metrics
+
+    return cached(cache_dir, "local", key, compute, log)
 
 
 def differences(metrics):

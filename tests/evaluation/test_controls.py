@@ -111,3 +111,38 @@ def test_evaluate_point_reports_controls_and_the_difference(tmp_path):
     config["eval"]["controls"] = False
     plain = evaluate_point(model, ds, config)
     assert not [k for k in plain if "control" in k or "minus" in k]
+
+
+def _canvas_point():
+    base, _, points = resolve(get_experiment_config("multi_object"))
+    config = point_config(base, points[-1])  # several digits per canvas
+    config["data"]["train_examples"] = 16
+    config["data"]["test_examples"] = 8
+    return config
+
+
+@pytest.mark.backend
+def test_local_controls_score_coordinates_pixels_and_the_untrained_stages(tmp_path):
+    from kcontrast import local_features as lf
+
+    config = _canvas_point()
+    ds = load_data(config)
+    options = {"k": 3, "num_images": 4}
+    metrics = controls.local_controls(config, ds, options, cache_dir=str(tmp_path))
+    rows = {k.split("/", 1)[1] for k in metrics}
+    assert {"control_coords", "control_pixels_coords", "control_random_stage1"} <= rows
+    # The untrained stages are what local_feature_scores gives for the
+    # point's model at initialisation (same images, k, seed).
+    keras.utils.set_random_seed(config["seed"])
+    model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label)
+    scores = lf.local_feature_scores(model, ds.test, k=(3,), num_images=4, seed=config["seed"])
+    for stage in model.stage_names():
+        assert metrics[f"local_ari/control_random_{stage}"] == pytest.approx(
+            scores[stage]["3"]["ari"], abs=1e-4)
+    # Coordinates alone: the canvas cut into k regions whatever it shows.
+    coords = controls.coordinate_maps(np.zeros((2, 8, 8, 1)))
+    assert coords.shape == (2, 8, 8, 2) and coords[0, 7, 0].tolist() == [1.0, 0.0]
+    clusters = lf.cluster_maps(coords, 3, (8, 8))
+    assert all(len(np.unique(c)) == 3 for c in clusters)
+    assert len(os.listdir(tmp_path)) == 1
+    assert controls.local_controls(config, ds, options, cache_dir=str(tmp_path)) == metrics
