@@ -155,6 +155,8 @@ def eval_section(linear_optimizer="lbfgs", k=20, knn_temperature=0.07,
         knn.k, knn.temperature           (kcontrast.evaluation.knn_classify)
         batch_size                       images per forward pass
         max_probe_examples               cap on each split of probe_sets
+        controls         True | False    random-init and pixel controls
+                                         (kcontrast.evaluation.controls)
     """
     return ml_collections.ConfigDict({
         "feature": "representation",
@@ -162,6 +164,7 @@ def eval_section(linear_optimizer="lbfgs", k=20, knn_temperature=0.07,
         "knn": {"k": k, "temperature": knn_temperature},
         "batch_size": batch_size,
         "max_probe_examples": placeholder(int),
+        "controls": True,
     })
 
 

@@ -296,22 +296,92 @@ def _online_accuracy(logits, labels, multi_label):
     return float(np.mean(np.argmax(logits, axis=-1) == labels.reshape(-1)))
 
 
-def evaluate_point(model, ds, config, log=None, local_figure=None):
+def probe_metrics(featurize, ds, config, log=None, standardize=False):
+    """The point's offline probes on the features ``featurize`` gives.
+
+    ``featurize(split) -> (float [N, D], {label: [N, ...]})``. Runs the
+    linear probe and kNN (``evaluate_labels`` under the point's protocol)
+    for every label of ``ds``, then for each of ``eval.probe_sets`` (built
+    with the point's seed, each split cut to ``eval.max_probe_examples``).
+    ``standardize``: standardise the features with training-split
+    statistics first (the pixel control).
+
+    Returns ``{"linear/<name>", "knn/<name>"}`` floats (multi-hot labels add
+    ``map/``, ``chance_map/`` and ``f1/``).
+    """
+    from kcontrast.evaluation.standardize import Standardizer
+
+    evaluation = config.get("eval") or {}
+    protocol = protocol_of(config)
+
+    def probe(dataset, names):
+        train, train_labels = featurize(dataset.train)
+        test, test_labels = featurize(dataset.test)
+        if standardize:
+            scale = Standardizer(train)
+            train, test = scale(train), scale(test)
+        if names:
+            train_labels = {l: train_labels[l] for l in names}
+            test_labels = {l: test_labels[l] for l in names}
+        results = evaluate_labels(
+            train, train_labels, test, test_labels,
+            num_classes={l: dataset.num_classes[l] for l in train_labels
+                         if l in dataset.num_classes},
+            multi_label=dataset.multi_label, protocol=protocol,
+            seed=config["seed"], log=log, names=names)
+        return _label_metrics(results, names)
+
+    metrics = probe(ds, None)
+    cap = evaluation.get("max_probe_examples")
+    for probe_set in evaluation.get("probe_sets") or ():
+        other = build_dataset(probe_set["builder"], seed=config["seed"],
+                              data_dir=config["data"].get("data_dir"),
+                              **dict(probe_set.get("args") or {}))
+        other = dataclasses.replace(other, train=other.train.head(cap),
+                                    test=other.test.head(cap))
+        metrics.update(probe(other, dict(probe_set["labels"])))
+    return metrics
+
+
+def control_metrics(config, ds, cache_dir=None, log=None):
+    """The controls ``eval.controls`` selects (``kcontrast.evaluation.controls``:
+    ``control_random/...`` and ``control_pixels/...``), each read from
+    ``cache_dir`` when a point of the run with the same dataset,
+    architecture and seed computed it already."""
+    from kcontrast.evaluation import controls
+
+    metrics = {}
+    for kind in controls.selected(config):
+        metrics.update(controls.control_metrics(
+            kind, config, ds,
+            lambda featurize, standardize: probe_metrics(
+                featurize, ds, config, log=log, standardize=standardize),
+            cache_dir=cache_dir, log=log))
+    return metrics
+
+
+def evaluate_point(model, ds, config, log=None, local_figure=None, controls_dir=None):
     """Online probes (over the whole test split), offline linear probes and
     kNN, per label, under the point's recorded protocol; then the same
     offline probes on each of ``eval.probe_sets`` (other datasets the
     representation is probed on, e.g. single digits after pretraining on
-    several).
+    several), and the controls of ``eval.controls`` (an untrained encoder
+    and the raw pixels under the same probes, cached in ``controls_dir``).
 
     ``eval.probe_sets`` is a tuple of ``{"builder", "args", "labels":
     {dataset label: metric name}}``; each is built with the point's seed.
 
     Returns ``{"online/<label>", "linear/<label>", "knn/<label>"}`` floats
-    (multi-hot labels add ``map/``, ``chance_map/`` and ``f1/``).
+    (multi-hot labels add ``map/``, ``chance_map/`` and ``f1/``), with the
+    controls ``control_random/{linear,knn}/<label>``,
+    ``control_pixels/{linear,knn}/<label>`` and
+    ``trained_minus_random/linear/<label>``.
     """
+    from kcontrast.evaluation import controls
+
     evaluation = config.get("eval") or {}
     batch_size = evaluation.get("batch_size") or 512
-    protocol = protocol_of(config)
+    controls.selected(config)  # a bad eval.controls fails before any probe
     start = time.perf_counter()
     train, train_labels = _features(model, ds.train, batch_size)
     test, test_labels = _features(model, ds.test, batch_size)
@@ -322,32 +392,28 @@ def evaluate_point(model, ds, config, log=None, local_figure=None):
     for name in ds.num_classes:
         metrics[f"online/{name}"] = _online_accuracy(
             test[f"probe_{name}"], test_labels[name], name in ds.multi_label)
-    results = evaluate_labels(
-        train["representation"], train_labels, test["representation"],
-        test_labels, num_classes=ds.num_classes, multi_label=ds.multi_label,
-        protocol=protocol, seed=config["seed"], log=log)
-    metrics.update(_label_metrics(results, {}))
-    cap = evaluation.get("max_probe_examples")
-    for probe_set in evaluation.get("probe_sets") or ():
-        other = build_dataset(probe_set["builder"], seed=config["seed"],
-                              data_dir=config["data"].get("data_dir"),
-                              **dict(probe_set.get("args") or {}))
-        names = dict(probe_set["labels"])
-        other = dataclasses.replace(other, train=other.train.head(cap),
-                                    test=other.test.head(cap))
-        train, train_labels = _features(model, other.train, batch_size)
-        test, test_labels = _features(model, other.test, batch_size)
-        results = evaluate_labels(
-            train["representation"], {l: train_labels[l] for l in names},
-            test["representation"], {l: test_labels[l] for l in names},
-            num_classes={l: other.num_classes[l] for l in names},
-            multi_label=other.multi_label, protocol=protocol,
-            seed=config["seed"], log=log, names=names)
-        metrics.update(_label_metrics(results, names))
+    known = {id(ds.train): (train["representation"], train_labels),
+             id(ds.test): (test["representation"], test_labels)}
+
+    def featurize(split):
+        if id(split) in known:
+            return known[id(split)]
+        features, labels = _features(model, split, batch_size)
+        return features["representation"], labels
+
+    metrics.update(probe_metrics(featurize, ds, config, log=log))
+    known.clear()
+    start = time.perf_counter()
+    metrics.update(control_metrics(config, ds, cache_dir=controls_dir, log=log))
+    if controls.selected(config):
+        metrics["controls_time_s"] = round(time.perf_counter() - start, 2)
+    metrics.update(controls.differences(metrics))
     local = evaluation.get("local_features")
     if local:
         metrics.update(local_feature_metrics(model, ds, local, config["seed"], log,
                                              figure=local_figure))
+        if controls.selected(config):
+            metrics.update(controls.local_controls(config, ds, local, controls_dir, log))
     return metrics
 
 
@@ -362,7 +428,9 @@ def local_feature_metrics(model, ds, options, seed, log=None, figure=None):
     resolution, the model-free references ``local_ari_ceiling/<stage>``
     (the masks reduced to the stage's grid: the best that grid allows) and
     ``local_ari_pixels_at/<stage>`` (raw pixels averaged to the grid), and
-    their ``local_fg_ari_*`` twins. With ``figure``
+    their ``local_fg_ari_*`` twins (with ``eval.controls``, ``evaluate_point``
+    adds ``kcontrast.evaluation.controls.local_controls``: coordinates,
+    pixels plus coordinates, the untrained encoder's stages). With ``figure``
     (a path), also draws the cluster maps of ``options["figure_images"]``
     test images, one row per stage (``kcontrast.local_features``).
     """
@@ -561,7 +629,8 @@ def finished_epochs(point_dir):
 # ------------------------------------------------------------------ a point
 def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
                    callbacks=(), log=None, dataset=None, check=None,
-                   strategy=None, sync_batch_norm=True, deterministic=False):
+                   strategy=None, sync_batch_norm=True, deterministic=False,
+                   controls_dir=None):
     """Pretrains and evaluates one point of an experiment.
 
     Args:
@@ -594,12 +663,17 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     and epoch from the backup, so it sees the batches and augmentations the
     uninterrupted fit saw. Seeds are reset before evaluation: it depends
     on the trained model alone.
+        controls_dir: where the run caches its controls (see
+            ``kcontrast.evaluation.controls``); None computes them for this
+            point alone.
 
     Returns:
         ``(metrics, model)``; metrics maps ``linear/<label>``,
         ``online/<label>``, ``knn/<label>``, ``contrastive_acc``,
         ``train_time_s``, ``train_images_per_s`` (training examples per
-        second of ``fit``, each one two views) and ``eval_time_s`` to floats.
+        second of ``fit``, each one two views) and ``eval_time_s`` to floats,
+        with the controls of ``evaluate_point`` and their ``controls_time_s``
+        (part of ``eval_time_s``; near 0 when read from the cache).
     """
     if deterministic:
         enable_determinism()
@@ -651,7 +725,8 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     start = time.perf_counter()
     metrics = evaluate_point(
         model, ds, config, log=log,
-        local_figure=os.path.join(point_dir, "local_features.png") if point_dir else None)
+        local_figure=os.path.join(point_dir, "local_features.png") if point_dir else None,
+        controls_dir=controls_dir)
     eval_time = time.perf_counter() - start
     check()
     epochs = read_jsonl(os.path.join(point_dir, "metrics.jsonl")) if point_dir else []

@@ -2,6 +2,7 @@
 
     python -m kcontrast.probe --saved_model=saved_models/NAME \\
         [--dataset=randbit] [--label=label] [--feature=representation] [--overwrite]
+        [--controls]
 
 1. reads the export's ``config.json`` (refuses a SavedModel kcontrast did not
    write) and checks ``--feature`` against the exported features; refuses an
@@ -19,7 +20,11 @@
    probes the training run's ``eval.probe_sets`` (other datasets, e.g. single
    digits after pretraining on several; ``--noprobe_sets`` skips them), built
    and capped as the run built them;
-6. prints the metrics it computed under the run's names (``linear/label``,
+6. with ``--controls``, probes the same rows with the controls of
+   ``kcontrast.evaluation.controls`` (the recorded encoder at
+   initialisation, rebuilt from the export's training config and seed; the
+   raw pixels);
+7. prints the metrics it computed under the run's names (``linear/label``,
    ``linear/single_digit``, ``map/presence4``, ...; the experiment's
    headline metrics first) and writes the results as JSON to ``--out``
    (default ``<saved_model>/probes/<dataset>-<feature>.json``), atomically.
@@ -108,7 +113,7 @@ def _limit(*caps):
 def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=None,
                       feature="representation", batch_size=256, max_examples=None,
                       seed=None, k=None, temperature=None, linear_optimizer=None,
-                      probe_sets=True, log=None):
+                      probe_sets=True, log=None, controls=False):
     """Linear probe and kNN of one exported feature, per label.
 
     Args:
@@ -128,6 +133,9 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
             `dataset_config` (each built with the run's seed and capped at
             its ``eval.max_probe_examples``, as the run did).
         log: optional callable taking one progress line.
+        controls: also probe the controls (``kcontrast.evaluation.controls``:
+            the recorded encoder at initialisation, the raw pixels) on the
+            same rows, labels, protocol and seed.
 
     Returns:
         dict with `saved_model`, `feature`, `dataset` (builder and config),
@@ -135,7 +143,8 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         (label -> {"linear": ..., "knn": ...}), `probe_sets` (one entry per
         probe set probed: builder, args, labels, sizes, results), `metrics`
         (the run's names: ``linear/<name>``, ``knn/<name>``, ``map/<name>``,
-        ...) and `headline` (the experiment's headline metrics).
+        ...) `headline` (the experiment's headline metrics); with ``controls``,
+        also `controls` (control -> label -> {"linear": ..., "knn": ...}).
 
     Raises:
         ProbeError / ExportError (ValueErrors): the one-line CLI errors.
@@ -230,12 +239,17 @@ def probe_saved_model(saved_model, dataset=None, dataset_config=None, labels=Non
         sets.append({"builder": probe_set["builder"], "args": dict(probe_set.get("args") or {}),
                      "labels": names, "num_train": len(other_train),
                      "num_test": len(other_test), "results": set_results})
-    return {"saved_model": saved_model, "feature": feature,
-            "dataset": {"builder": name, "config": kwargs},
-            "backend": config.get("backend"), "num_train": len(train),
-            "num_test": len(test), "protocol": protocol,
-            "seed": seed, "results": results, "probe_sets": sets,
-            "metrics": metrics, "headline": headline_of(config)}
+    record = {"saved_model": saved_model, "feature": feature,
+              "dataset": {"builder": name, "config": kwargs},
+              "backend": config.get("backend"), "num_train": len(train),
+              "num_test": len(test), "protocol": protocol,
+              "seed": seed, "results": results, "probe_sets": sets,
+              "metrics": metrics, "headline": headline_of(config)}
+    if controls:
+        model_shape = list(config["input"]["shape"][1:])
+        record["controls"] = _controls(training, model_shape, train, test, labels, ds,
+                                       protocol, seed, batch_size, log)
+    return record
 
 
 def _check_shape(config, split, name):
@@ -245,6 +259,18 @@ def _check_shape(config, split, name):
         raise ProbeError(
             f"Expected images of shape {model_shape} (the export's input); "
             f"Received: dataset {name} gives {data_shape}")
+
+
+def _controls(training, model_shape, train, test, labels, ds, protocol, seed,
+              batch_size, log):
+    from kcontrast.evaluation.controls import probe_controls
+
+    if not training.get("model"):
+        raise ProbeError("Expected an export that records its training config (for "
+                         "--controls); Received: none recorded")
+    return probe_controls(training, model_shape, train, test, labels, ds.num_classes,
+                          ds.multi_label, protocol=protocol, seed=seed,
+                          batch_size=batch_size, log=log)
 
 
 def define_flags(fv):
@@ -259,6 +285,9 @@ def define_flags(fv):
     flags.DEFINE_integer("k", None, "kNN neighbours (default: the recorded protocol's, else 20).", flag_values=fv)
     flags.DEFINE_float("temperature", None, "kNN temperature (default: the recorded protocol's, else 0.07).", flag_values=fv)
     flags.DEFINE_enum("linear_optimizer", None, ["lbfgs", "adam"], "Linear-probe optimizer (default: the recorded protocol's, else lbfgs).", flag_values=fv)
+    flags.DEFINE_boolean("controls", False, "Also probe the controls: the recorded encoder at "
+                         "initialisation and the raw pixels (kcontrast.evaluation.controls).",
+                         flag_values=fv)
     flags.DEFINE_string("out", None, "Results JSON (default <saved_model>/probes/<dataset>-<feature>.json).", flag_values=fv)
     flags.DEFINE_bool("overwrite", False, "Replace an existing --out.", flag_values=fv)
     flags.DEFINE_bool("probe_sets", True, "On the recorded dataset, also probe the training run's eval.probe_sets (--noprobe_sets: skip them).", flag_values=fv)
@@ -297,7 +326,8 @@ def _main(argv=None):
             labels=fv.label, feature=fv.feature, batch_size=fv.batch_size,
             max_examples=fv.max_examples, seed=fv.seed, k=fv.k,
             temperature=fv.temperature, linear_optimizer=fv.linear_optimizer,
-            probe_sets=fv.probe_sets, log=lambda line: print(line, flush=True))
+            probe_sets=fv.probe_sets, log=lambda line: print(line, flush=True),
+            controls=fv.controls)
     except ValueError as e:
         cli.fail(PROGRAM, e)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -306,6 +336,10 @@ def _main(argv=None):
         print(f"{label}: linear {result['linear']['accuracy']:.4f}  "
               f"knn {result['knn']['accuracy']:.4f}  ({fv.feature}, "
               f"{record['num_train']} train / {record['num_test']} test)")
+        for kind, by_label in (record.get("controls") or {}).items():
+            control = by_label[label]
+            print(f"{label}: {kind} control: linear {control['linear']['accuracy']:.4f}  "
+                  f"knn {control['knn']['accuracy']:.4f}")
     for line in metrics_lines(record):
         print(line)
     print(f"results: {out}")

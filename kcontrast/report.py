@@ -6,6 +6,7 @@ Usage::
     python -m kcontrast.report DIR_OR_JSON --metric=linear/single_digit,map/presence4
     python -m kcontrast.report DIR_OR_JSON --figure=figure.png   # redraw the figure too
     python -m kcontrast.report DIR_OR_JSON --summary   # what a finished run prints
+    python -m kcontrast.report --gallery [--check]   # every gallery table, in place
 
 Prints the metric as a table: rows are the figure's line key (e.g.
 temperature), columns its x key (e.g. bits), as the experiment's ``figure``
@@ -18,10 +19,21 @@ gives it per column (mean ± sd over seeds of max − min).
 per point, the experiment's headline metrics (its figure's ``y``) first, then
 their kNN twins and the other probe metrics, as many columns as fit in 100
 characters (``summary``); the full metrics stay in ``results.json``.
+
+``--gallery`` re-renders, in place, every table of the gallery
+(``experiments/README.md``, ``experiments/results/*/README.md``) written
+between ``<!-- table: PATH [metric=NAME] -->`` and ``<!-- /table -->``
+(PATH relative to the markdown file); ``--check`` writes nothing and exits 1
+when a table differs from what its ``results.json`` renders. A table with
+no number, a marker whose results lack the metric, and a table outside any
+marker (unless declared ``<!-- hand-written table: why -->``) are errors.
 """
 
+import glob
 import json
 import os
+import re
+import shlex
 import sys
 
 from absl import flags
@@ -39,6 +51,11 @@ def define_flags(fv):
     flags.DEFINE_bool("summary", False, "Print the run's summary table (headline metrics "
                       "first, fitted to 100 columns), as kcontrast.run prints at its end.",
                       flag_values=fv)
+    flags.DEFINE_boolean("gallery", False, "Re-render every marked table of experiments/README.md "
+                         "and experiments/results/*/README.md from its results.json, in place "
+                         "(positional argument: the repository root, default .).", flag_values=fv)
+    flags.DEFINE_boolean("check", False, "With --gallery: write nothing; exit 1 when a table "
+                         "differs from what its results.json renders.", flag_values=fv)
     return fv
 
 
@@ -224,6 +241,108 @@ def table(record, metric=None):
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ gallery
+# A gallery table is written between two markers; everything between them
+# is what ``table`` renders from the named results (the path is relative to
+# the markdown file's folder; ``metric=`` as ``--metric``):
+#
+#     <!-- table: results/randbit metric=linear/label -->
+#     | linear/label (mean ± sd over 3 seeds): temperature \ bits | 0 | ... |
+#     <!-- /table -->
+#
+# A table no results.json renders (a verdict summary, numbers from several
+# runs, a paper's table beside ours) is marked as such instead:
+#
+#     <!-- hand-written table: why -->
+GALLERY_FILES = ("experiments/README.md", "experiments/results/*/README.md")
+TABLE_MARK = re.compile(r"^<!-- table: (?P<spec>[^\n]*?) -->\n(?P<body>.*?)^<!-- /table -->$",
+                        re.M | re.S)
+HAND_MARK = "<!-- hand-written table:"
+
+
+def gallery_files(root="."):
+    """The gallery's markdown files under the repository ``root``, sorted."""
+    found = []
+    for pattern in GALLERY_FILES:
+        found += glob.glob(os.path.join(root, pattern))
+    return sorted(found)
+
+
+def parse_spec(spec):
+    """``(results path, metric or None)`` from a marker's ``PATH
+    [metric=NAME[,NAME...]]``."""
+    parts = shlex.split(spec)
+    if not parts or any(not p.startswith("metric=") for p in parts[1:]) or len(parts) > 2:
+        raise ValueError(f"Expected a table marker 'PATH [metric=NAME]'; Received: {spec!r}")
+    return parts[0], (parts[1][len("metric="):] if len(parts) > 1 else None)
+
+
+def _check_filled(rendered, where):
+    """Raises when a rendered table has no number in any data cell."""
+    rows = [l for l in rendered.splitlines() if l.startswith("|")][2:]
+    cells = [c.strip() for row in rows for c in row.strip("|").split("|")[1:]]
+    if not any(re.search(r"\d", c) and c != "n/a" for c in cells):
+        raise ValueError(f"Expected a table with numbers; Received: an empty table at {where}")
+
+
+def render_markdown(text, base, where="markdown"):
+    """``text`` with every marked table re-rendered from its results
+    (paths relative to ``base``). Raises ValueError naming the marker when
+    its results are missing, lack the metric, or render an empty table."""
+    def render(match):
+        spec = match.group("spec")
+        path, metric = parse_spec(spec)
+        try:
+            rendered = table(load(os.path.join(base, path)), metric)
+        except ValueError as e:
+            raise ValueError(f"{where}: table {spec!r}: {e}") from None
+        _check_filled(rendered, f"{where}: table {spec!r}")
+        return f"<!-- table: {spec} -->\n\n{rendered}\n\n<!-- /table -->"
+
+    return TABLE_MARK.sub(render, text)
+
+
+def unmarked_tables(text):
+    """Line numbers (1-based) of markdown tables outside any marker and not
+    declared hand-written on the line before them (a blank line allowed)."""
+    inside = set()
+    for match in TABLE_MARK.finditer(text):
+        first = text.count("\n", 0, match.start())
+        inside.update(range(first, first + match.group(0).count("\n") + 1))
+    lines, found = text.splitlines(), []
+    for i, line in enumerate(lines):
+        if not line.startswith("|") or (i and lines[i - 1].startswith("|")) or i in inside:
+            continue
+        before = [l for l in lines[max(0, i - 2):i] if l.strip()]
+        if not (before and before[-1].startswith(HAND_MARK)):
+            found.append(i + 1)
+    return found
+
+
+def gallery(root=".", check=False):
+    """Re-renders every marked table of the gallery (``GALLERY_FILES``) in
+    place; with ``check``, writes nothing. Returns the files whose text
+    differs (would change). Raises ValueError for a broken marker, an
+    empty table, or a table that is neither marked nor hand-written."""
+    from kcontrast import atomic
+
+    changed = []
+    for path in gallery_files(root):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        where = os.path.relpath(path, root)
+        loose = unmarked_tables(text)
+        if loose:
+            raise ValueError(f"Expected every table of {where} between table markers; "
+                             f"Received: unmarked tables at lines {loose}")
+        new = render_markdown(text, os.path.dirname(path), where)
+        if new != text:
+            changed.append(path)
+            if not check:
+                atomic.write_text(path, new)
+    return changed
+
+
 def _main(argv=None):
     from kcontrast import cli
 
@@ -231,6 +350,17 @@ def _main(argv=None):
     fv = define_flags(flags.FlagValues())
     rest = cli.parse_flags(fv, argv, PROGRAM, __doc__)
     try:
+        if fv.gallery:
+            if len(rest) > 1:
+                raise ValueError(f"Expected at most one repository root; Received: {rest}")
+            changed = gallery(rest[0] if rest else ".", check=fv.check)
+            for path in changed:
+                print(f"{'differs' if fv.check else 'rendered'}: {path}")
+            if fv.check and changed:
+                return 1
+            return 0
+        if fv.check:
+            raise ValueError("Expected --check only with --gallery")
         if len(rest) != 1:
             raise ValueError(f"Expected one results path; Received: {rest}")
         record = load(rest[0])

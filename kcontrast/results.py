@@ -1,6 +1,7 @@
 """An experiment's results: ``results.json``, ``results.csv`` and
-``figure.png`` (each written atomically), and the mean ± sd over seeds that
-tables and figures show.
+``figure.png`` (each written atomically), ``dynamics.png`` (the per-epoch
+accuracies of the points, ``write_dynamics``), and the mean ± sd over seeds
+that tables and figures show.
 
 ``results.json``::
 
@@ -13,7 +14,11 @@ tables and figures show.
 
 import csv
 import io
+import json
 import math
+import os
+
+import numpy as np
 
 from kcontrast import atomic
 
@@ -219,6 +224,85 @@ def write_figure(path, runs, x, y, lines=None, ylabel=None, title=None, ylim=(0,
     fig.savefig(buf, format="png")
     plt.close(fig)
     atomic.write_bytes(path, buf.getvalue())
+
+
+def epoch_curves(run_dir, runs, over=SEED):
+    """Per-epoch accuracies of a run's points, mean ± sd over ``over``.
+
+    Reads ``<run_dir>/points/<point>/metrics.jsonl`` (one line per epoch,
+    ``kcontrast.pretrain.EpochLog``) of every run in ``runs`` (``results.json``
+    entries, each naming its ``point``) and keeps the logged accuracies: the
+    keys ending in ``_acc`` (``contrastive_acc``, the online probes'
+    ``probe_<label>_acc``).
+
+    Returns ``{metric: {group: [(epoch, mean, sd, n), ...]}}``; ``group`` is
+    the sorted ``(param, value)`` tuple of the point without ``over``.
+    Points without a log are left out.
+    """
+    values = {}
+    for run in runs:
+        path = os.path.join(run_dir, "points", run.get("point") or "", "metrics.jsonl")
+        if not run.get("point") or not os.path.exists(path):
+            continue
+        group = tuple(sorted((k, v) for k, v in run["params"].items() if k != over))
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                for key, value in record.items():
+                    if key.endswith("_acc"):
+                        values.setdefault(key, {}).setdefault(group, {}).setdefault(
+                            int(record["epoch"]), []).append(float(value))
+    return {metric: {group: [(e, *mean_sd(v)) for e, v in sorted(by_epoch.items())]
+                     for group, by_epoch in groups.items()}
+            for metric, groups in values.items()}
+
+
+def write_dynamics(path, run_dir, runs, title=None):
+    """Draws the learning dynamics of a run: one panel per logged accuracy
+    (``contrastive_acc`` first, then each online probe, e.g. RandBit's
+    digit ``probe_label_acc`` beside its ``probe_bits_acc``) against the
+    epoch, one line per point (seeds folded: mean with a ± sd band).
+    Returns False (and draws nothing) when no point has a per-epoch log."""
+    curves = epoch_curves(run_dir, runs)
+    if not curves:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    metrics = sorted(curves, key=lambda m: (m != "contrastive_acc", m))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), dpi=120,
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        seeds = 1
+        for group in sorted(curves[metric]):
+            pts = curves[metric][group]
+            epochs = [p[0] + 1 for p in pts]
+            mean = np.array([p[1] for p in pts])
+            sd = np.array([p[2] for p in pts])
+            seeds = max(seeds, max(p[3] for p in pts))
+            label = " ".join(f"{k}={v}" for k, v in group) or None
+            (line,) = ax.plot(epochs, mean, lw=1.2, label=label)
+            if seeds > 1:
+                ax.fill_between(epochs, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_ylabel(metric + (f" (mean ± sd, {seeds} seeds)" if seeds > 1 else ""),
+                      fontsize=8)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        if len(curves[metric]) > 1:
+            ax.legend(fontsize=6)
+    fig.suptitle(title or "learning dynamics: training accuracies per epoch", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic.write_bytes(path, buf.getvalue())
+    return True
 
 
 def _legend_order(key):

@@ -532,7 +532,8 @@ def execute(plan):
                 log=lambda line, tag=tag: print(f"{tag}   {line}", flush=True),
                 dataset=ds, check=check_stop, strategy=plan["strategy"],
                 sync_batch_norm=plan["sync_batch_norm"],
-                deterministic=plan["deterministic"])
+                deterministic=plan["deterministic"],
+                controls_dir=os.path.join(partial, "controls"))
             timed.append(time.perf_counter() - point_start)
             print(done_line(
                 f"{tag} done in {_fmt_time(timed[-1])} (train {metrics['train_time_s']:.0f}s, "
@@ -548,12 +549,17 @@ def execute(plan):
     figure = plan["meta"].get("figure")
     if figure:
         results.write_figure(os.path.join(partial, "figure.png"), runs, **figure)
+    dynamics = results.write_dynamics(
+        os.path.join(partial, "dynamics.png"), partial, runs,
+        title=f"{plan['exp']}: contrastive accuracy and online probes per epoch")
     os.remove(os.path.join(partial, RUN_FILE))
     os.replace(partial, plan["out"])
     out = plan["out"]
     print(f"results: {os.path.join(out, 'results.json')} (and results.csv)")
     if figure:
         print(f"figure:  {os.path.join(out, 'figure.png')}")
+    if dynamics:
+        print(f"dynamics: {os.path.join(out, 'dynamics.png')}")
     print(f"wall time: {_fmt_time(wall)} on {plan['backend']}")
     print_summary(out)
     return out

@@ -190,13 +190,22 @@ def test_probe_of_the_export_reproduces_the_run(quick_run, tmp_path):
     done = _run([f"--run={point}", f"--out={exported}"], cwd=tmp_path,
                 module="kcontrast.export")
     assert done.returncode == 0, done.stderr[-2000:]
-    probed = _run([f"--saved_model={exported}", f"--out={tmp_path / 'probe.json'}"],
-                  cwd=tmp_path, module="kcontrast.probe")
+    probed = _run([f"--saved_model={exported}", f"--out={tmp_path / 'probe.json'}",
+                   "--controls"], cwd=tmp_path, module="kcontrast.probe")
     assert probed.returncode == 0, probed.stderr[-2000:]
-    result = json.loads((tmp_path / "probe.json").read_text())["results"]["label"]
+    record_probe = json.loads((tmp_path / "probe.json").read_text())
+    result = record_probe["results"]["label"]
     metrics = record["runs"][1]["metrics"]
     assert result["linear"]["accuracy"] == pytest.approx(metrics["linear/label"], abs=0.005)
     assert result["knn"]["accuracy"] == pytest.approx(metrics["knn/label"], abs=0.005)
+    # The export's controls are the run's: the recorded encoder at
+    # initialisation and the raw pixels, same rows and protocol.
+    for kind, prefix in (("random_init", "control_random"), ("pixels", "control_pixels")):
+        control = record_probe["controls"][kind]["label"]
+        for probe in ("linear", "knn"):
+            assert control[probe]["accuracy"] == pytest.approx(
+                metrics[f"{prefix}/{probe}/label"], abs=0.005), (kind, probe)
+    assert "random_init control: linear" in probed.stdout
 
 
 @pytest.mark.backend
@@ -324,3 +333,20 @@ def test_multi_object_quick_run(tmp_path):
     table = result.stdout.split("--summary):\n", 1)[1].splitlines()
     assert table[0].startswith("| num_digits | linear/single_digit | map/presence4 |")
     assert (out / "figure.png").exists()
+
+
+@pytest.mark.backend
+def test_quick_run_has_controls_once_per_dataset_and_dynamics(quick_run):
+    _, out, result = quick_run
+    record = json.loads((out / "results.json").read_text())
+    for r in record["runs"]:
+        m = r["metrics"]
+        for key in ("control_random/linear/label", "control_random/knn/label",
+                    "control_pixels/linear/label", "control_pixels/knn/label"):
+            assert 0.0 <= m[key] <= 1.0, key
+        assert m["trained_minus_random/linear/label"] == pytest.approx(
+            m["linear/label"] - m["control_random/linear/label"])
+    # bits 0 and 3 are two datasets: each control once per dataset.
+    assert len(os.listdir(out / "controls")) == 4
+    assert (out / "dynamics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "dynamics:" in result.stdout
