@@ -634,10 +634,11 @@ def list_experiments(data_dir=None):
         missing.update(absent)
         mark = f"  [data missing here: {', '.join(absent)}]" if absent else ""
         print(f"  {name:22s} {summary}{mark}")
+    where = f"in --data_dir={data_dir}" if data_dir else "on this machine"
     for source, command in missing.items():
-        print(f"{source} is not on this machine (nor in --data_dir): get it with "
-              f"`{command}` (Debian/Ubuntu), or pass --data_dir=DIR holding it; without "
-              "--data_dir and with network, tensorflow-datasets downloads it on the first run.")
+        print(f"{source} is not {where}: get it with `{command}` (Debian/Ubuntu), or "
+              "pass --data_dir=DIR holding it; without --data_dir and with network, "
+              "tensorflow-datasets downloads it on the first run.")
 
 
 class _Stop:

@@ -151,10 +151,11 @@ def load_fashion_mnist(data_dir=None):
         why = ("no network" if "no network" in text else
                "not prepared there" if data_dir is not None and "download=False" in text
                else f"{type(tfds_error).__name__}: {text.splitlines()[0][:160] if text else ''}")
-        where = DEFAULT_DIR if data_dir is None else data_dir
+        where = (f"in {DEFAULT_DIR}, or a tensorflow-datasets copy in tfds' data directory"
+                 if data_dir is None else f"or a tensorflow-datasets copy in {data_dir}")
         raise ValueError(
             f"Expected Fashion-MNIST: its IDX files ({', '.join(FILES.values())}, "
-            f".gz or plain) or a tensorflow-datasets copy in {where}; Received: "
+            f".gz or plain) {where}; Received: "
             f"data_dir={data_dir} without either (tensorflow-datasets: {why}). "
             f"Get it with `{GET_COMMAND}` (Debian/Ubuntu, into {DEFAULT_DIR}), "
             "or pass --data_dir=<directory with the files>."

@@ -56,14 +56,13 @@ def test_the_suites_small_copy_is_real_idx_with_ten_learnable_classes(fashion_mn
     1-NN classifier tells apart (so probes on it measure something)."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    from tests.conftest import FASHION_TEST
-    from tests.conftest import FASHION_TRAIN
-
     assert find_files(fashion_mnist_dir) is not None
     ds = load_source("fashion_mnist", data_dir=fashion_mnist_dir)
-    assert ds.train.images.shape == (FASHION_TRAIN, 28, 28, 1)
-    assert ds.test.images.shape == (FASHION_TEST, 28, 28, 1)
-    np.testing.assert_array_equal(np.bincount(ds.train.labels["label"]), [FASHION_TRAIN // 10] * 10)
+    # Enough for every quick run: generalized_loss probes 1,000 test images.
+    assert ds.train.images.shape[1:] == ds.test.images.shape[1:] == (28, 28, 1)
+    assert len(ds.train) >= 1000 and len(ds.test) >= 1000
+    counts = np.bincount(ds.train.labels["label"])
+    assert len(counts) == 10 and counts.min() == counts.max()
     flat = lambda split: split.images.reshape(len(split), -1)
     knn = KNeighborsClassifier(n_neighbors=1).fit(flat(ds.train), ds.train.labels["label"])
     assert knn.score(flat(ds.test), ds.test.labels["label"]) > 0.9
