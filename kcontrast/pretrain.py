@@ -296,7 +296,7 @@ def _online_accuracy(logits, labels, multi_label):
     return float(np.mean(np.argmax(logits, axis=-1) == labels.reshape(-1)))
 
 
-def probe_metrics(featurize, ds, config, log=None, standardize=False):
+def probe_metrics(featurize, ds, config, log=None, standardize=False, units=None):
     """The point's offline probes on the features ``featurize`` gives.
 
     ``featurize(split) -> (float [N, D], {label: [N, ...]})``. Runs the
@@ -304,7 +304,9 @@ def probe_metrics(featurize, ds, config, log=None, standardize=False):
     for every label of ``ds``, then for each of ``eval.probe_sets`` (built
     with the point's seed, each split cut to ``eval.max_probe_examples``).
     ``standardize``: standardise the features with training-split
-    statistics first (the pixel control).
+    statistics first (the pixel control). ``units``: only these of
+    ``"data"`` (the point's dataset) and the indices of ``eval.probe_sets``
+    (default: all).
 
     Returns ``{"linear/<name>", "knn/<name>"}`` floats (multi-hot labels add
     ``map/``, ``chance_map/`` and ``f1/``).
@@ -331,9 +333,12 @@ def probe_metrics(featurize, ds, config, log=None, standardize=False):
             seed=config["seed"], log=log, names=names)
         return _label_metrics(results, names)
 
-    metrics = probe(ds, None)
+    units = None if units is None else set(units)
+    metrics = probe(ds, None) if units is None or "data" in units else {}
     cap = evaluation.get("max_probe_examples")
-    for probe_set in evaluation.get("probe_sets") or ():
+    for index, probe_set in enumerate(evaluation.get("probe_sets") or ()):
+        if units is not None and index not in units:
+            continue
         other = build_dataset(probe_set["builder"], seed=config["seed"],
                               data_dir=config["data"].get("data_dir"),
                               **dict(probe_set.get("args") or {}))
@@ -346,16 +351,16 @@ def probe_metrics(featurize, ds, config, log=None, standardize=False):
 def control_metrics(config, ds, cache_dir=None, log=None):
     """The controls ``eval.controls`` selects (``kcontrast.evaluation.controls``:
     ``control_random/...`` and ``control_pixels/...``), each read from
-    ``cache_dir`` when a point of the run with the same dataset,
-    architecture and seed computed it already."""
+    ``cache_dir`` when a point of the run with the same dataset (or probe
+    set), architecture and seed computed it already."""
     from kcontrast.evaluation import controls
 
     metrics = {}
     for kind in controls.selected(config):
         metrics.update(controls.control_metrics(
             kind, config, ds,
-            lambda featurize, standardize: probe_metrics(
-                featurize, ds, config, log=log, standardize=standardize),
+            lambda featurize, standardize, unit: probe_metrics(
+                featurize, ds, config, log=log, standardize=standardize, units=(unit,)),
             cache_dir=cache_dir, log=log))
     return metrics
 

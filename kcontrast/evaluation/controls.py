@@ -21,8 +21,8 @@ Metric names (``<name>`` as in the point's own ``linear/<name>``)::
 A negative ``trained_minus_random`` reads "training removed this feature".
 
 Neither control depends on the trained weights, so within a run each is
-computed once per distinct key (``control_key``: dataset, seed, protocol and,
-for ``random_init``, the encoder architecture) and cached as
+computed once per distinct key (``control_key``: dataset or probe set, seed,
+protocol and, for ``random_init``, the encoder architecture) and cached as
 ``<cache_dir>/<kind>-<hash>.json``; every point with that key reads it.
 
 >>> metrics = control_metrics("pixels", config, ds, cache_dir="run/controls")  # doctest: +SKIP
@@ -64,19 +64,28 @@ def selected(config):
     return names
 
 
-def control_key(kind, config):
+def control_key(kind, config, unit="data", input_shape=None):
     """The part of a point config a control depends on (a JSON-able dict):
-    the data section (minus ``augment`` and ``data_dir``), the seed, the
-    evaluation protocol and probe sets and, for ``random_init``, the
-    architecture keys of the model section."""
-    data = {k: v for k, v in dict(config["data"]).items() if k not in ("augment", "data_dir")}
+    the seed, the probe protocol, the probed data and, for ``random_init``,
+    the architecture keys of the model section and the input shape.
+
+    ``unit`` is ``"data"`` (the point's dataset: its data section minus
+    ``augment`` and ``data_dir``) or the index of one of ``eval.probe_sets``
+    (that probe set and ``eval.max_probe_examples``): points on different
+    datasets share the controls of a common probe set."""
     evaluation = dict(config.get("eval") or {})
-    key = {"kind": kind, "seed": config["seed"], "data": data,
-           "eval": {k: evaluation.get(k) for k in
-                    ("feature", "linear", "knn", "probe_sets", "max_probe_examples")}}
+    key = {"kind": kind, "seed": config["seed"],
+           "eval": {k: evaluation.get(k) for k in ("feature", "linear", "knn")}}
+    if unit == "data":
+        key["data"] = {k: v for k, v in dict(config["data"]).items()
+                       if k not in ("augment", "data_dir")}
+    else:
+        key["probe_set"] = (evaluation.get("probe_sets") or ())[unit]
+        key["max_probe_examples"] = evaluation.get("max_probe_examples")
     if kind == "random_init":
         model = dict(config["model"])
         key["model"] = {k: model.get(k) for k in ARCHITECTURE_KEYS}
+        key["input_shape"] = None if input_shape is None else list(input_shape)
     return json.loads(json.dumps(key, sort_keys=True, default=str))
 
 
@@ -166,19 +175,29 @@ def control_metrics(kind, config, ds, probe, cache_dir=None, log=None):
         kind: "random_init" or "pixels".
         config: the point config.
         ds: the point's built dataset.
-        probe: ``featurize -> {"linear/<name>": ..., "knn/<name>": ...}``,
-            the point's offline probes (``kcontrast.pretrain.probe_metrics``)
-            run on features from ``featurize(split)``.
+        probe: ``(featurize, standardize, unit) -> {"linear/<name>": ...,
+            "knn/<name>": ...}``, the point's offline probes
+            (``kcontrast.pretrain.probe_metrics``) on features from
+            ``featurize(split)``, for one unit (``"data"`` or a probe-set
+            index, see ``control_key``); each unit is cached on its own.
         cache_dir: the run's controls directory (None: no cache).
         log: optional callable taking one progress line.
     """
-    def compute():
-        featurize = featurizer(kind, config, ds.input_shape)
+    built = []
+
+    def compute(unit):
+        if not built:  # one untrained encoder for every unit
+            built.append(featurizer(kind, config, ds.input_shape))
         return {f"{PREFIX[kind]}/{name}": value
-                for name, value in probe(featurize, standardize=kind == "pixels").items()
+                for name, value in probe(built[0], kind == "pixels", unit).items()
                 if name.startswith(("linear/", "knn/"))}
 
-    return cached(cache_dir, kind, control_key(kind, config), compute, log)
+    metrics = {}
+    units = ["data"] + list(range(len((config.get("eval") or {}).get("probe_sets") or ())))
+    for unit in units:
+        key = control_key(kind, config, unit, ds.input_shape)
+        metrics.update(cached(cache_dir, kind, key, lambda unit=unit: compute(unit), log))
+    return metrics
 
 
 def cached(cache_dir, kind, key, compute, log=None):
@@ -228,7 +247,8 @@ def local_controls(config, ds, options, cache_dir=None, log=None):
     Returns ``local_{ari,fg_ari,purity}/<control>`` floats, cached like the
     global controls (they do not depend on the trained weights).
     """
-    key = {**control_key("random_init", config), "local": dict(options)}
+    key = {**control_key("random_init", config, "data", ds.input_shape),
+           "local": dict(options)}
 
     def compute():
         import keras

@@ -146,3 +146,13 @@ def test_local_controls_score_coordinates_pixels_and_the_untrained_stages(tmp_pa
     assert all(len(np.unique(c)) == 3 for c in clusters)
     assert len(os.listdir(tmp_path)) == 1
     assert controls.local_controls(config, ds, options, cache_dir=str(tmp_path)) == metrics
+
+
+def test_probe_set_controls_are_shared_across_the_points_datasets():
+    one, four = _canvas_point(), _canvas_point()
+    one["data"]["args"]["num_digits"] = 1
+    for kind in controls.CONTROLS:
+        assert controls.control_key(kind, one, "data") != controls.control_key(kind, four, "data")
+        for index in range(len(one["eval"]["probe_sets"])):
+            assert controls.control_key(kind, one, index) == controls.control_key(kind, four, index)
+    assert controls.control_key("pixels", one, 0) != controls.control_key("pixels", one, 1)
