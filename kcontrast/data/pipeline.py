@@ -20,7 +20,8 @@ augmentation seeds are a pure function of ``(seed, epoch)`` (stateless
 shuffle and seeds folded in from the epoch and the batch index): a fit
 resumed at epoch k gets exactly the batches epoch k had in the
 uninterrupted fit (``kcontrast.pretrain`` feeds ``fit`` this way, with
-``steps_per_epoch``).
+``steps_per_epoch``). A streamed split keeps its own reshuffling order
+(only the augmentation seeds follow the epoch).
 
 A `kcontrast.data.stream.StreamSplit` (tfds, streamed) gives the same
 elements without ever holding its split: the example stream is shuffled
@@ -116,7 +117,9 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             ``(first, last)``: one pass holds epochs ``first`` to ``last - 1``
             back to back, epoch e's order and augmentation drawn from
             ``(seed, e)`` alone, the same whichever epoch the pass starts at
-            (exact resume; feed ``fit`` with ``steps_per_epoch``). A
+            (exact resume; feed ``fit`` with ``steps_per_epoch``). A streamed
+            split reshuffles every pass from ``(seed, first)`` instead, so
+            there only the augmentation seeds resume exactly. A
             ``stateful`` augmentation callable restarts its own generator
             at ``first``, so only a stateless one (every preset) resumes
             exactly.
@@ -154,14 +157,20 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
                 batch_size, drop_remainder=drop_remainder)
             ds = tf.data.Dataset.zip((batches, seeds))
         else:
-            # tfds takes Python int seeds: one stream per epoch, each seeded
-            # from (seed, epoch), concatenated.
-            ds = None
-            for epoch in range(first, last):
-                batches = split.examples(shuffle=shuffle, seed=_stream_seed(seed, epoch)).batch(
-                    batch_size, drop_remainder=drop_remainder)
-                part = _with_batch_seeds(batches, seed, epoch)
-                ds = part if ds is None else ds.concatenate(part)
+            # tfds takes Python int seeds, and a pipeline per epoch takes
+            # minutes to build for hundreds of epochs: the stream reshuffles
+            # every pass from one seed (a resumed fit's order differs), while
+            # the augmentation seeds follow (seed, epoch, batch) as above.
+            per_epoch = len(split) // batch_size if drop_remainder else -(-len(split) // batch_size)
+            batches = split.examples(shuffle=shuffle, seed=_stream_seed(seed, first)).batch(
+                batch_size, drop_remainder=drop_remainder).repeat(last - first)
+
+            def seeded(step, batch):
+                epoch, b = first + step // per_epoch, step % per_epoch
+                return batch, tf.random.experimental.stateless_fold_in(
+                    _epoch_seed(seed, epoch, _AUGMENT), b)
+
+            ds = batches.enumerate().map(seeded)
 
         def make_views(batch, batch_seed):
             return views(batch[0], batch[1], batch[2] if len(batch) > 2 else None, batch_seed)

@@ -85,20 +85,25 @@ def test_streamed_pretraining_batches_are_seeded_and_reshuffled(data_dir):
     assert not np.array_equal(epochs[0][0][1], epochs[1][0][1])  # a new order each pass
 
 
-def test_streamed_epochs_resumed_anywhere_give_the_same_batches(data_dir):
+def test_streamed_epochs_resume_their_augmentation_and_reshuffle_each_epoch(data_dir):
     split = stream_tfds(SMALL, data_dir=data_dir).train
-
-    def batches(first):
-        return [(v["view1"].numpy(), y["label"].numpy()) for v, y in pretrain_dataset(
-            split, augment="companion", batch_size=32, seed=3, epochs=(first, 3))]
-
-    whole, tail = batches(0), batches(2)
     steps = 200 // 32
-    assert len(whole) == 3 * steps and len(tail) == steps
+
+    def batches(first, shuffle):
+        return [(v["view1"].numpy(), y["label"].numpy()) for v, y in pretrain_dataset(
+            split, augment="companion", batch_size=32, seed=3, epochs=(first, 3),
+            shuffle=shuffle)]
+
+    shuffled = batches(0, True)
+    assert len(shuffled) == 3 * steps
+    assert not np.array_equal(shuffled[0][1], shuffled[steps][1])  # a new order each epoch
+    # In a fixed order, a pass from epoch 2 has epoch 2's augmentation.
+    whole, tail = batches(0, False), batches(2, False)
+    assert len(tail) == steps
     for (va, ya), (vb, yb) in zip(whole[2 * steps:], tail):
-        np.testing.assert_array_equal(va, vb)
         np.testing.assert_array_equal(ya, yb)
-    assert not np.array_equal(whole[0][1], whole[steps][1])  # a new order each epoch
+        np.testing.assert_array_equal(va, vb)
+    assert not np.array_equal(whole[0][0], whole[steps][0])  # new crops each epoch
 
 
 def test_randbit_streams_with_bits_fixed_per_example(data_dir):
