@@ -31,3 +31,16 @@ def alignment(h1, h2):
     checks.check_views(h1, h2, ("h1", "h2"), min_batch=1)
     h1, h2 = to_float32(h1), to_float32(h2)
     return 0.5 * ops.mean(ops.square(h1 - h2))
+
+
+def alignment_values(h1, h2):
+    """The alignment per pair, `[n]`: `|h1_i - h2_i|^2 / (2 d)`; its mean
+    is `alignment(h1, h2)`.
+
+    >>> import numpy as np
+    >>> alignment_values(np.zeros((2, 4)), np.ones((2, 4))).tolist()
+    [0.5, 0.5]
+    """
+    checks.check_views(h1, h2, ("h1", "h2"), min_batch=1)
+    h1, h2 = to_float32(h1), to_float32(h2)
+    return 0.5 * ops.mean(ops.square(h1 - h2), axis=-1)

@@ -57,14 +57,16 @@ class DecoupledNTXent(GeneralizedContrastiveLoss):
             but itself raised by eps before the division by t; see
             `GeneralizedContrastiveLoss`.
         ifm_weight: w in [0, 1]: loss = (1 - w) * standard + w * perturbed.
-        gather: optional scale-out hook, see `GeneralizedContrastiveLoss`.
+        gather: `"auto"`, None or a callable, see
+            `GeneralizedContrastiveLoss`.
         name, reduction, dtype: as for `keras.losses.Loss`.
 
     Call args:
         z1, z2: `[n, d]`, n >= 2.
 
     Returns:
-        Scalar float32.
+        Per-anchor values `[n, 2]` reduced by `reduction` (see
+        `GeneralizedContrastiveLoss`).
 
     >>> import numpy as np
     >>> z = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
@@ -73,7 +75,7 @@ class DecoupledNTXent(GeneralizedContrastiveLoss):
     """
 
     def __init__(self, temperature=1.0, lambda_weight=0.1, scale=1.0,
-                 ifm_epsilon=0.0, ifm_weight=0.5, gather=None,
+                 ifm_epsilon=0.0, ifm_weight=0.5, gather="auto",
                  name="decoupled_nt_xent", reduction="sum_over_batch_size",
                  dtype="float32"):
         super().__init__(distribution="logsumexp", lambda_weight=lambda_weight,

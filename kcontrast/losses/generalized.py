@@ -5,9 +5,10 @@ from keras import ops
 
 from kcontrast import checks
 from kcontrast.losses import ifm
-from kcontrast.losses.alignment import alignment
+from kcontrast.losses.alignment import alignment_values
 from kcontrast.losses.gather import apply_gather
-from kcontrast.losses.logsumexp_distribution import logsumexp_distribution
+from kcontrast.losses.gather import check_gather
+from kcontrast.losses.logsumexp_distribution import logsumexp_distribution_values
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
 from kcontrast.losses.priors import PRIORS
@@ -52,11 +53,13 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             (True for logsumexp and the hypersphere prior, else False).
         scale: overall factor > 0 (the companion's `loss_scaling`).
         seed: int or None, seed of the SWD `SeedGenerator`.
-        gather: optional scale-out hook `gather(z) -> (z_all, offset)`
-            returning every replica's projections (global negatives). The
+        gather: where the negatives come from, see
+            `kcontrast.losses.gather`: `"auto"` (default; the global batch
+            under a multi-replica `tf.distribute` strategy), None (the
+            local batch) or a callable `gather(z) -> (z_all, offset)`. The
             alignment stays local; the logsumexp term takes the local rows
             as anchors against all gathered rows; SWD matches the gathered
-            batch. A runtime attribute, not part of `get_config`.
+            batch. Not part of `get_config`.
         ifm_epsilon: eps >= 0 of implicit feature modification
             (logsumexp only; see `kcontrast.losses.ifm`): each positive
             pair's similarity lowered by eps, in the alignment (which then
@@ -66,12 +69,26 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
         name, reduction, dtype: as for `keras.losses.Loss`; the loss is
             computed in float32.
 
+    Per anchor view (entry `[i, v]`, v = 0 for z1, 1 for z2):
+
+    ```
+    values[i, v] = scale * (|h1_i - h2_i|^2 / (2 d) + lambda * D_iv)
+    ```
+
+    with D_iv the logsumexp value of row i of view v, or for SWD the batch's
+    SWD itself (a batch statistic, attributed equally to every anchor); the
+    mean of the `[n, 2]` values is the loss above.
+
     Call args:
         z1, z2: `[n, d]` projections of the two views (n >= 2 for
             logsumexp), with a static d for SWD.
+        sample_weight: optional `[n]` (per example) or `[n, 2]` (per
+            anchor view) weights of the values.
 
     Returns:
-        Scalar float32.
+        The `[n, 2]` values times `sample_weight`, reduced by `reduction`
+        (`"sum_over_batch_size"`: sum / 2n, the loss above when unweighted;
+        `"sum"`; `"none"`: the values), as in `NTXent`.
 
     >>> import numpy as np
     >>> z1 = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
@@ -82,7 +99,7 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
 
     def __init__(self, distribution="logsumexp", prior="normal",
                  lambda_weight=1.0, temperature=1.0, normalize=None,
-                 scale=1.0, seed=None, gather=None, ifm_epsilon=0.0,
+                 scale=1.0, seed=None, gather="auto", ifm_epsilon=0.0,
                  ifm_weight=0.5, name=None, reduction="sum_over_batch_size",
                  dtype="float32"):
         super().__init__(name=name or f"generalized_{distribution}",
@@ -97,7 +114,7 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             normalize = (distribution == "logsumexp" or PRIORS[prior][1])
         self.normalize = bool(normalize)
         self.seed = checks.check_seed(seed, allow_none=True)
-        self.gather = gather
+        self.gather = check_gather(gather)
         self.ifm_epsilon, self.ifm_weight = ifm.check_ifm(ifm_epsilon,
                                                           ifm_weight)
         if distribution != "logsumexp" and self.ifm_epsilon > 0:
@@ -112,12 +129,22 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             self.seed_generator = None
 
     def distribution_term(self, h, h_all, ifm_epsilon=0.0, offset=0):
-        """D(H) for local rows `h` and gathered rows `h_all` (`[2n|2N, d]`);
-        with `ifm_epsilon` > 0 the IFM-perturbed logsumexp term."""
+        """D(H) per anchor view, `[n, 2]`, for the local rows `h = [h1; h2]`
+        and the gathered rows `h_all` (`[2n|2N, d]`); with `ifm_epsilon` > 0
+        the IFM-perturbed logsumexp term.
+
+        logsumexp: entry `[i, v]` is row i of view v's logsumexp value.
+        SWD: the sliced Wasserstein distance is a statistic of the whole
+        (gathered) batch, not a sum over rows; every anchor is attributed
+        the same value, the batch's SWD, so the mean over anchors is the
+        SWD and a weight w_i scales anchor i's share of it.
+        """
+        n = ops.shape(h)[0] // 2
         if self.distribution == "logsumexp":
-            return logsumexp_distribution(h, self.temperature, h_all,
-                                          ifm_epsilon=ifm_epsilon,
-                                          offset=offset)
+            rows = logsumexp_distribution_values(
+                h, self.temperature, h_all, ifm_epsilon=ifm_epsilon,
+                offset=offset)
+            return ops.stack([rows[:n], rows[n:]], axis=1)
         dim = h.shape[-1]
         if dim is None:
             raise ValueError(
@@ -127,9 +154,11 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
         projection = random_orthogonal(dim, self.seed_generator)
         prior = ops.stop_gradient(
             sample_prior(self.prior, ops.shape(h_all), self.seed_generator))
-        return sliced_wasserstein(h_all, prior, projection)
+        swd = sliced_wasserstein(h_all, prior, projection)
+        return ops.ones((n, 2), "float32") * swd
 
     def call(self, y_true, y_pred):
+        """The per-anchor values `[n, 2]` (see the class docstring)."""
         min_batch = 2 if self.distribution == "logsumexp" else 1
         checks.check_views(y_true, y_pred, min_batch=min_batch)
         z1, z2 = to_float32(y_true), to_float32(y_pred)
@@ -140,11 +169,11 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
                 z1_all, z2_all = l2_normalize(z1_all), l2_normalize(z2_all)
         h = ops.concatenate([z1, z2], axis=0)
         h_all = h if z1_all is None else ops.concatenate([z1_all, z2_all], 0)
-        align = alignment(z1, z2)
+        align = ops.expand_dims(alignment_values(z1, z2), 1)
         total = align + self.lambda_weight * self.distribution_term(h, h_all)
         if self.ifm_epsilon > 0 and self.ifm_weight > 0:
             # Each pair's dot product lowered by eps raises the alignment
-            # mean_i (|h1_i|^2 + |h2_i|^2 - 2 h1_i.h2_i) / (2d) by eps / d.
+            # (|h1_i|^2 + |h2_i|^2 - 2 h1_i.h2_i) / (2d) by eps / d.
             dim = ops.cast(ops.shape(z1)[-1], "float32")
             perturbed = (align + self.ifm_epsilon / dim
                          + self.lambda_weight * self.distribution_term(

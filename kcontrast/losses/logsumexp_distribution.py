@@ -26,11 +26,24 @@ def _pair_masks(m, big_m, offset):
 
 def logsumexp_distribution(h, temperature, h_all=None, ifm_epsilon=0.0,
                            offset=0):
-    """Mean over rows of the logsumexp of the row's similarities, minus log d.
+    """The scalar mean of `logsumexp_distribution_values` (same arguments).
+
+    >>> import numpy as np
+    >>> h = np.eye(2, dtype="float32")
+    >>> round(float(logsumexp_distribution(h, 1.0)), 5)  # log(e + 1) - log 2
+    0.62011
+    """
+    return ops.mean(logsumexp_distribution_values(h, temperature, h_all,
+                                                  ifm_epsilon, offset))
+
+
+def logsumexp_distribution_values(h, temperature, h_all=None,
+                                  ifm_epsilon=0.0, offset=0):
+    """Per row: the logsumexp of the row's similarities, minus log d.
 
     ```
-    logsumexp_distribution(H, t) = 1/m sum_i [ log sum_k exp(H_i . H_k / t) ]
-                                   - log d
+    values_i = log sum_k exp(H_i . H_k / t) - log d,
+    logsumexp_distribution(H, t) = 1/m sum_i values_i
     ```
 
     with H the `[m, d]` rows (m = 2n: both views stacked). As in the
@@ -59,12 +72,7 @@ def logsumexp_distribution(h, temperature, h_all=None, ifm_epsilon=0.0,
         offset: row of the local rows in each gathered view (IFM only).
 
     Returns:
-        Scalar float32.
-
-    >>> import numpy as np
-    >>> h = np.eye(2, dtype="float32")
-    >>> round(float(logsumexp_distribution(h, 1.0)), 5)  # log(e + 1) - log 2
-    0.62011
+        `[m]` float32, one value per row of `h`.
     """
     temperature = checks.check_positive(temperature, "temperature")
     checks.check_rank(h, 2, "h", "[batch, dim]")
@@ -88,4 +96,4 @@ def logsumexp_distribution(h, temperature, h_all=None, ifm_epsilon=0.0,
         negative = ops.logical_not(ops.logical_or(is_self, positive))
         scores = perturb(scores, positive, negative, epsilon)
     scores = scores * (1.0 / temperature)
-    return ops.mean(ops.logsumexp(scores, axis=-1)) - log_dim
+    return ops.logsumexp(scores, axis=-1) - log_dim

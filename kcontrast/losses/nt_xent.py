@@ -6,6 +6,7 @@ from keras import ops
 from kcontrast import checks
 from kcontrast.losses import ifm
 from kcontrast.losses.gather import apply_gather
+from kcontrast.losses.gather import check_gather
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
 
@@ -25,24 +26,45 @@ def _self_mask(n, offset, num_cols):
 
 
 def _cross_entropy(logits, target, positive, epsilon_t, weight):
-    """Mean softmax cross-entropy of rows `logits` `[m, M]` against the
+    """Per-row `[m]` softmax cross-entropy of rows `logits` `[m, M]` against the
     positive logit `target` `[m]`; with IFM (`epsilon_t` = eps / t > 0) the
     mix of that and the cross-entropy with the positive logit lowered and
     every other logit raised by eps / t. `positive`: a callable returning
     the boolean `[m, M]` mask of the positive entries (built only for IFM).
     Masked self logits (-LARGE_NUM) stay at exp(.) = 0 when raised."""
-    standard = ops.mean(ops.logsumexp(logits, axis=-1) - target)
+    standard = ops.logsumexp(logits, axis=-1) - target
     if epsilon_t == 0.0 or weight == 0.0:
         return standard
     mask = positive()
     raised = ifm.perturb(logits, mask, ops.logical_not(mask), epsilon_t)
-    perturbed = ops.mean(ops.logsumexp(raised, axis=-1) - (target - epsilon_t))
+    perturbed = ops.logsumexp(raised, axis=-1) - (target - epsilon_t)
     return ifm.mix(standard, perturbed, weight)
 
 
 def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
             z2_all=None, offset=0, ifm_epsilon=0.0, ifm_weight=0.5):
-    """NT-Xent loss between the projections of two views.
+    """NT-Xent loss between the projections of two views: the scalar mean
+    of `nt_xent_values` (same arguments), i.e. the loss of the formulas in
+    `nt_xent_values`.
+
+    >>> import numpy as np
+    >>> z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    >>> float(nt_xent(z, z, 1.0)) < float(nt_xent(z, -z, 1.0))
+    True
+    """
+    return ops.mean(nt_xent_values(z1, z2, temperature, form, z1_all, z2_all,
+                                   offset, ifm_epsilon, ifm_weight))
+
+
+def nt_xent_values(z1, z2, temperature=0.2, form="simclr", z1_all=None,
+                   z2_all=None, offset=0, ifm_epsilon=0.0, ifm_weight=0.5):
+    """NT-Xent per anchor view, `[n, 2]`: entry `[i, v]` is the term of
+    anchor view v (0: z1, 1: z2) of example i; its mean is the loss.
+
+    Per-anchor terms: "simclr" and "cross_view": the anchor's
+    cross-entropy (the two forms give the same entries); "companion": twice
+    the anchor's cross-entropy against the other view (the companion sums
+    its two directions, so the mean over the 2n entries is that sum).
 
     SimCLR form. With h = l2_normalize(z), H = [h1; h2] (2n rows) and the
     partner p(i) = (i + n) mod 2n of row i:
@@ -130,12 +152,12 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         ifm_weight: IFM's w in [0, 1], the perturbed loss's share.
 
     Returns:
-        Scalar float32.
+        `[n, 2]` float32.
 
     >>> import numpy as np
     >>> z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
-    >>> float(nt_xent(z, z, 1.0)) < float(nt_xent(z, -z, 1.0))
-    True
+    >>> tuple(nt_xent_values(z, z, 1.0).shape)
+    (4, 2)
     """
     temperature = checks.check_positive(temperature, "temperature")
     checks.check_choice(form, FORMS, "form")
@@ -170,12 +192,13 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
         logits = ops.where(mask, -LARGE_NUM, logits)
         pos = ops.sum(h1 * h2, axis=-1) * inv_t
         pos = ops.concatenate([pos, pos], axis=0)
-        return _cross_entropy(
+        rows = _cross_entropy(
             logits, pos,
             lambda: ops.concatenate(
                 [_self_mask(n, big_n + offset, 2 * big_n),
                  _self_mask(n, offset, 2 * big_n)], axis=0),
             eps_t, weight)
+        return ops.stack([rows[:n], rows[n:]], axis=1)
 
     labels = ops.expand_dims(ops.arange(n) + ops.cast(offset, "int32"), 1)
     if form == "companion":
@@ -187,7 +210,8 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
                 eps_t, weight)
 
         # Column i of L = h1 a2^T / t is row i of h2 a1^T / t.
-        return cross_entropy(h1, a2) + cross_entropy(h2, a1)
+        return 2.0 * ops.stack([cross_entropy(h1, a2), cross_entropy(h2, a1)],
+                               axis=1)
 
     # cross_view
     mask = _self_mask(n, offset, big_n)
@@ -204,9 +228,8 @@ def nt_xent(z1, z2, temperature=0.2, form="simclr", z1_all=None,
                 [mask, ops.zeros((n, big_n), "bool")], axis=1),
             eps_t, weight)
 
-    loss_a = one_direction(h1, a1, a2)
-    loss_b = one_direction(h2, a2, a1)
-    return 0.5 * (loss_a + loss_b)
+    return ops.stack([one_direction(h1, a1, a2), one_direction(h2, a2, a1)],
+                     axis=1)
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
@@ -228,20 +251,28 @@ class NTXent(keras.losses.Loss):
             raised by eps before dividing by t (0, the default: off).
         ifm_weight: w in [0, 1]; the loss is (1 - w) * standard + w *
             perturbed (default 0.5, the paper's equal weighting).
-        gather: optional scale-out hook, `gather(z) -> (z_all, offset)`,
-            giving the projections of all replicas (global negatives; see
-            `kcontrast.losses.gather`). A runtime attribute, not part of
-            `get_config` (set it again after loading). `None` means a
-            single device.
+        gather: where the negatives come from (see
+            `kcontrast.losses.gather`): `"auto"` (default) the global batch
+            under a multi-replica `tf.distribute` strategy, else the local
+            one; None the local batch; or a callable
+            `gather(z) -> (z_all, offset)`. Not part of `get_config`.
         name, reduction, dtype: as for `keras.losses.Loss`; the loss is
             always computed in float32.
 
     Call args:
         z1, z2: `[n, d]` projections of the two views (`y_true`, `y_pred`
             positions), n >= 2.
+        sample_weight: optional `[n]` (one weight per example, for both of
+            its anchor views) or `[n, 2]` (one per anchor view).
 
     Returns:
-        Scalar float32 loss.
+        The per-anchor values `nt_xent_values` `[n, 2]`, times
+        `sample_weight`, reduced by `reduction`: `"sum_over_batch_size"`
+        (default) their sum / 2n (unweighted: the mean, the paper's loss),
+        `"sum"` their sum, `"none"` the `[n, 2]` values. As for every Keras
+        loss, a reduced value is divided by the replica count under a
+        multi-replica `tf.distribute` strategy (`ContrastiveModel` reduces
+        the values itself and logs the unscaled loss).
 
     >>> import numpy as np
     >>> z1 = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
@@ -253,19 +284,20 @@ class NTXent(keras.losses.Loss):
     seed_generator = None
 
     def __init__(self, temperature=0.2, form="simclr", ifm_epsilon=0.0,
-                 ifm_weight=0.5, gather=None, name="nt_xent",
+                 ifm_weight=0.5, gather="auto", name="nt_xent",
                  reduction="sum_over_batch_size", dtype="float32"):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.temperature = checks.check_positive(temperature, "temperature")
         self.form = checks.check_choice(form, FORMS, "form")
         self.ifm_epsilon, self.ifm_weight = ifm.check_ifm(ifm_epsilon,
                                                           ifm_weight)
-        self.gather = gather
+        self.gather = check_gather(gather)
 
     def call(self, y_true, y_pred):
+        """The per-anchor values `[n, 2]` (see `nt_xent_values`)."""
         z1, z2 = to_float32(y_true), to_float32(y_pred)
         z1_all, z2_all, offset = apply_gather(self.gather, z1, z2)
-        return nt_xent(z1, z2, self.temperature, self.form, z1_all, z2_all,
+        return nt_xent_values(z1, z2, self.temperature, self.form, z1_all, z2_all,
                        offset, self.ifm_epsilon, self.ifm_weight)
 
     def get_config(self):

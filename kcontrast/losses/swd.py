@@ -19,14 +19,15 @@ class _SWDLoss(GeneralizedContrastiveLoss):
         lambda_weight: lambda >= 0 (paper default 5).
         scale: overall factor > 0.
         seed: int or None, seed of the loss's `SeedGenerator`.
-        gather: optional scale-out hook, see `GeneralizedContrastiveLoss`.
+        gather: `"auto"`, None or a callable, see
+            `GeneralizedContrastiveLoss`.
         name, reduction, dtype: as for `keras.losses.Loss`.
     """
 
     PRIOR = None
     DEFAULT_NAME = None
 
-    def __init__(self, lambda_weight=5.0, scale=1.0, seed=None, gather=None,
+    def __init__(self, lambda_weight=5.0, scale=1.0, seed=None, gather="auto",
                  name=None, reduction="sum_over_batch_size",
                  dtype="float32"):
         super().__init__(distribution="swd", prior=self.PRIOR,
