@@ -12,15 +12,19 @@ One name picks how training is spread over devices::
                             keras.distribution.initialize()
 
 ``get_strategy(name)`` returns a ``Strategy``; build, compile and fit the
-model inside ``strategy.scope()`` after ``strategy.prepare_model(model)``::
+model inside ``strategy.scope()``, the plain Keras way::
 
     strategy = get_strategy("mirrored")
     strategy.check_batch_size(batch_size)       # global batch, divisible
     with strategy.scope():
         model = ContrastiveModel(encoder, head, loss=NTXent(0.2))
-        strategy.prepare_model(model)            # gather + synchronized BN
         model.compile(optimizer="adam")
         model.fit(dataset_of_global_batches, epochs=...)
+
+Nothing else needs calling: under a multi-replica strategy the model trains
+on the global batch (global negatives, 1/N gradient scaling, synchronized
+BatchNorm), exactly as one device would. ``prepare_model`` remains for
+choosing per-replica BatchNorm (``sync_batch_norm=False``).
 
 The batch size is *global*: each of the N replicas gets ``batch / N``
 examples of every batch (Keras splits the dataset's batches).
@@ -28,20 +32,22 @@ examples of every batch (Keras splits the dataset's batches).
 What each backend does with the contrastive batch:
 
 - TensorFlow (``mirrored``, ``multi_worker_mirrored``, ``tpu``): every
-  replica runs ``train_step`` on its own shard. ``prepare_model`` gives the
-  contrastive loss ``replica_gather`` as its ``gather`` hook: each replica's
-  projections are all-gathered, the local rows stay the anchors and the
-  global batch gives the negatives; positives are found at ``offset`` =
-  the number of rows held by lower replica ids. ``ReplicaContext.all_gather``
-  differentiates as "all-reduce (sum) the upstream gradient, keep this
-  replica's slice", so every replica's local projections receive the
-  gradient of every replica's loss. The TensorFlow train step divides the
-  loss by N before the gradient (the optimizer sums the replicas'
-  gradients), so the update is that of the global-batch mean loss.
-  ``prepare_model`` also sets ``synchronized=True`` on every
+  replica runs ``train_step`` on its own shard. The losses' default
+  ``gather="auto"`` (``kcontrast.losses.gather``) then all-gathers each
+  replica's projections (``replica_gather``): the local rows stay the
+  anchors and the global batch gives the negatives; positives are found at
+  ``offset`` = the number of rows held by lower replica ids.
+  ``ReplicaContext.all_gather`` differentiates as "all-reduce (sum) the
+  upstream gradient, keep this replica's slice", so every replica's local
+  projections receive the gradient of every replica's loss. The TensorFlow
+  train step divides the loss by N before the gradient (the optimizer sums
+  the replicas' gradients), so the update is that of the global-batch mean
+  loss. The train step also sets ``synchronized=True`` on every
   BatchNormalization (statistics over the global batch, as one device
-  would compute them); ``sync_batch_norm=False`` keeps per-replica
-  statistics. Metrics are ``keras.metrics.Mean`` trackers whose variables
+  would compute them) unless the model was built with
+  ``sync_batch_norm=False``; ``ContrastiveModel.fit`` clears the flags it
+  set when it returns, so the saved model loads on every backend.
+  Metrics are ``keras.metrics.Mean`` trackers whose variables
   sum over replicas, so every logged value is the mean over replicas of
   per-replica values computed against the global batch.
 - JAX (``data_parallel``): Keras jits the train step over *global* arrays
@@ -58,10 +64,13 @@ What each backend does with the contrastive batch:
 
 import contextlib
 import os
+import weakref
 
 import keras
 
 from kcontrast import checks
+from kcontrast.losses.gather import in_multi_replica_context
+from kcontrast.losses.gather import replica_gather  # noqa: F401 (public name)
 
 STRATEGIES = ("none", "mirrored", "multi_worker_mirrored", "tpu", "data_parallel")
 # The backend each strategy runs on (None: every backend).
@@ -95,30 +104,6 @@ def check_strategy(name, backend=None):
     return name
 
 
-def replica_gather(z):
-    """The TensorFlow cross-replica gather hook: ``z [n, d] -> (z_all, offset)``.
-
-    In a ``tf.distribute`` replica context with N > 1 replicas, ``z_all`` is
-    ``[sum_r n_r, d]``, every replica's rows in replica-id order, and
-    ``offset`` the number of rows of the replicas with lower ids (a scalar
-    int32 tensor). Gradients flow back to each replica's own rows: the
-    gradient of ``all_gather`` sums the upstream gradients over the
-    replicas and slices out this replica's rows. Anywhere else (no
-    strategy, one replica, cross-replica context) it returns ``(z, 0)``,
-    the single-device loss. Shard sizes may differ (a last, uneven batch).
-    """
-    import tensorflow as tf
-
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return z, 0
-    z_all = context.all_gather(z, axis=0)
-    sizes = context.all_gather(tf.reshape(tf.shape(z)[0], [1]), axis=0)
-    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-    offset = tf.reduce_sum(sizes[:replica])
-    return z_all, offset
-
-
 def batch_norm_layers(model):
     """Every ``BatchNormalization`` layer of ``model``, nested models included."""
     found, seen = [], set()
@@ -137,6 +122,36 @@ def batch_norm_layers(model):
         if getattr(model, attr, None) is not None:
             visit(getattr(model, attr))
     return found
+
+
+# model -> the BatchNormalization layers whose flag a train step set.
+_STEP_SYNCED = weakref.WeakKeyDictionary()
+
+
+def synchronize_for_step(model):
+    """Synchronizes ``model``'s BatchNorms when a train step runs under a
+    multi-replica ``tf.distribute`` strategy.
+
+    Called by the TensorFlow train step (at trace time) in the replica
+    context. Does nothing off such a strategy, or when
+    ``model.sync_batch_norm`` is False. The flags it sets are remembered
+    (per model) so that ``release_step_sync`` can clear them.
+    """
+    if not getattr(model, "sync_batch_norm", True):
+        return
+    if not in_multi_replica_context():
+        return
+    synced = _STEP_SYNCED.setdefault(model, [])
+    for layer in batch_norm_layers(model):
+        if not layer.synchronized:
+            layer.synchronized = True
+            synced.append(layer)
+
+
+def release_step_sync(model):
+    """Clears the BatchNorm flags ``synchronize_for_step`` set."""
+    for layer in _STEP_SYNCED.pop(model, []):
+        layer.synchronized = False
 
 
 def synchronize_batch_norm(model, synchronized=True):
@@ -207,18 +222,19 @@ class Strategy:
         return batch_size
 
     def prepare_model(self, model, sync_batch_norm=True):
-        """Readies a ``ContrastiveModel`` built in ``scope()``.
+        """Optional: chooses the BatchNorm statistics of a ``ContrastiveModel``.
 
-        TensorFlow strategies: the loss's ``gather`` hook becomes
-        ``replica_gather`` (global negatives) and, with
-        ``sync_batch_norm``, every BatchNormalization is synchronized.
-        ``none`` and ``data_parallel``: nothing to do (see the module
-        docstring). Returns the model.
+        Not needed for the global batch: under a multi-replica strategy the
+        losses gather the negatives themselves and the train step
+        synchronizes BatchNorm (see the module docstring). This sets
+        ``model.sync_batch_norm`` and, on TensorFlow strategies, the
+        ``synchronized`` flag of every BatchNormalization now
+        (``sync_batch_norm=False``: per-replica statistics). ``none`` and
+        ``data_parallel``: nothing to do. Returns the model.
         """
         if self.backend == "tensorflow":
-            loss = getattr(model, "contrastive_loss", None)
-            if loss is not None and hasattr(loss, "gather"):
-                loss.gather = replica_gather
+            if hasattr(model, "sync_batch_norm"):
+                model.sync_batch_norm = bool(sync_batch_norm)
             synchronize_batch_norm(model, bool(sync_batch_norm))
         return model
 
@@ -227,8 +243,7 @@ class Strategy:
 
         A BatchNormalization saved with ``synchronized=True`` cannot be
         loaded on JAX or PyTorch; in inference mode (moving statistics) the
-        flag changes nothing. The gather hook stays (it is not saved, and
-        it is the identity off a strategy). Returns the model.
+        flag changes nothing. Returns the model.
         """
         if self.backend == "tensorflow":
             synchronize_batch_norm(model, False)

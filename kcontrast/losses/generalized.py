@@ -6,8 +6,8 @@ from keras import ops
 from kcontrast import checks
 from kcontrast.losses import ifm
 from kcontrast.losses.alignment import alignment_values
+from kcontrast.losses.base import ContrastiveLoss
 from kcontrast.losses.gather import apply_gather
-from kcontrast.losses.gather import check_gather
 from kcontrast.losses.logsumexp_distribution import logsumexp_distribution_values
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
@@ -20,7 +20,7 @@ DISTRIBUTIONS = ("logsumexp", "swd")
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
-class GeneralizedContrastiveLoss(keras.losses.Loss):
+class GeneralizedContrastiveLoss(ContrastiveLoss):
     """Generalized contrastive loss (Chen, Luo, Li 2021, eq. 3).
 
     ```
@@ -102,7 +102,8 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
                  scale=1.0, seed=None, gather="auto", ifm_epsilon=0.0,
                  ifm_weight=0.5, name=None, reduction="sum_over_batch_size",
                  dtype="float32"):
-        super().__init__(name=name or f"generalized_{distribution}",
+        super().__init__(gather=gather,
+                         name=name or f"generalized_{distribution}",
                          reduction=reduction, dtype=dtype)
         self.distribution = checks.check_choice(
             distribution, DISTRIBUTIONS, "distribution")
@@ -114,7 +115,6 @@ class GeneralizedContrastiveLoss(keras.losses.Loss):
             normalize = (distribution == "logsumexp" or PRIORS[prior][1])
         self.normalize = bool(normalize)
         self.seed = checks.check_seed(seed, allow_none=True)
-        self.gather = check_gather(gather)
         self.ifm_epsilon, self.ifm_weight = ifm.check_ifm(ifm_epsilon,
                                                           ifm_weight)
         if distribution != "logsumexp" and self.ifm_epsilon > 0:

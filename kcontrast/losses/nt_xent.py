@@ -5,8 +5,8 @@ from keras import ops
 
 from kcontrast import checks
 from kcontrast.losses import ifm
+from kcontrast.losses.base import ContrastiveLoss
 from kcontrast.losses.gather import apply_gather
-from kcontrast.losses.gather import check_gather
 from kcontrast.losses.normalize import l2_normalize
 from kcontrast.losses.normalize import to_float32
 
@@ -233,7 +233,7 @@ def nt_xent_values(z1, z2, temperature=0.2, form="simclr", z1_all=None,
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
-class NTXent(keras.losses.Loss):
+class NTXent(ContrastiveLoss):
     """NT-Xent loss (SimCLR), as a Keras loss called as `loss(z1, z2)`.
 
     See `nt_xent` for the formula of both forms and their equivalence.
@@ -281,17 +281,15 @@ class NTXent(keras.losses.Loss):
     True
     """
 
-    seed_generator = None
-
     def __init__(self, temperature=0.2, form="simclr", ifm_epsilon=0.0,
                  ifm_weight=0.5, gather="auto", name="nt_xent",
                  reduction="sum_over_batch_size", dtype="float32"):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        super().__init__(gather=gather, name=name, reduction=reduction,
+                         dtype=dtype)
         self.temperature = checks.check_positive(temperature, "temperature")
         self.form = checks.check_choice(form, FORMS, "form")
         self.ifm_epsilon, self.ifm_weight = ifm.check_ifm(ifm_epsilon,
                                                           ifm_weight)
-        self.gather = check_gather(gather)
 
     def call(self, y_true, y_pred):
         """The per-anchor values `[n, 2]` (see `nt_xent_values`)."""

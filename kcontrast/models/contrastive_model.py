@@ -5,6 +5,7 @@ import keras
 from keras import layers, ops
 
 from kcontrast import checks
+from kcontrast import distribute
 from kcontrast.losses import NTXent
 from kcontrast.metrics import contrastive_accuracy
 from kcontrast.models.decoder import decodable_shape
@@ -15,6 +16,23 @@ VIEW_KEYS = ("view1", "view2")
 PROBE_VIEWS = ("both", "first")
 # What the encoder is trained for (see ContrastiveModel, "Objectives").
 OBJECTIVES = ("contrastive", "autoencoder", "hybrid")
+
+
+def reduce_contrastive(loss, z1, z2):
+    """The contrastive loss of one batch, a float32 scalar.
+
+    ``loss.call(z1, z2)`` gives the per-anchor values (``[n, 2]`` for the
+    kcontrast losses); they are summed for ``reduction="sum"`` and
+    averaged otherwise. Unlike ``loss(z1, z2)`` this is not divided by the
+    replica count under ``tf.distribute`` (the TensorFlow train step
+    scales the gradient itself and the metrics log the unscaled loss).
+    """
+    if isinstance(loss, keras.losses.Loss):
+        values = ops.cast(loss.call(z1, z2), "float32")
+        if loss.reduction == "sum":
+            return ops.sum(values)
+        return ops.mean(values)
+    return ops.mean(ops.cast(loss(z1, z2), "float32"))
 
 
 @keras.saving.register_keras_serializable(package="kcontrast")
@@ -103,6 +121,16 @@ class ContrastiveModel(keras.Model):
             required by the ``"autoencoder"`` and ``"hybrid"`` objectives.
         objective: ``"contrastive"``, ``"autoencoder"`` or ``"hybrid"``.
         recon_weight: weight >= 0 of ``recon_loss`` in ``"hybrid"``.
+        sync_batch_norm: under a multi-replica ``tf.distribute`` strategy,
+            train with BatchNorm statistics of the global batch (default
+            True; set during ``fit`` only, see ``kcontrast.distribute``);
+            False keeps per-replica statistics.
+
+    Distribution: built, compiled and fit inside a ``tf.distribute``
+    strategy's ``scope()`` (or under JAX ``keras.distribution.DataParallel``)
+    the model trains on the global batch with nothing else to call: the
+    loss's default ``gather="auto"`` gives global negatives, the TensorFlow
+    step scales the gradient by 1/replicas, and BatchNorm is synchronized.
 
     >>> from kcontrast.models import small_convnet, projection_head
     >>> enc = small_convnet((28, 28, 1))
@@ -114,8 +142,14 @@ class ContrastiveModel(keras.Model):
 
     def __init__(self, encoder, head, loss=None, probes=None, multi_label=(),
                  per_view_forward=False, probe_views="both", decoder=None,
-                 objective="contrastive", recon_weight=1.0, **kwargs):
+                 objective="contrastive", recon_weight=1.0,
+                 sync_batch_norm=True, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(sync_batch_norm, bool):
+            raise ValueError(
+                "Expected sync_batch_norm to be True or False; "
+                f"Received: sync_batch_norm={sync_batch_norm!r}")
+        self.sync_batch_norm = sync_batch_norm
         if not isinstance(per_view_forward, bool):
             raise ValueError(
                 "Expected per_view_forward to be True or False; "
@@ -378,7 +412,7 @@ class ContrastiveModel(keras.Model):
                 h, z = self.embed(ops.concatenate([v1, v2], axis=0),
                                   training=training)
                 h1, h2, z1, z2 = h[:n], h[n:], z[:n], z[n:]
-            contrastive = ops.cast(self.contrastive_loss(z1, z2), "float32")
+            contrastive = reduce_contrastive(self.contrastive_loss, z1, z2)
             values["contrastive_loss"] = contrastive
             values["contrastive_acc"] = contrastive_accuracy(
                 z1, z2, getattr(self.contrastive_loss, "gather", None))
@@ -412,6 +446,15 @@ class ContrastiveModel(keras.Model):
         return values["loss"], values
 
     # --------------------------------------------- per-backend train/test
+    def fit(self, *args, **kwargs):
+        """``keras.Model.fit``; afterwards clears the BatchNorm
+        ``synchronized`` flags a distributed train step set (so the model
+        saves loadable on every backend)."""
+        try:
+            return super().fit(*args, **kwargs)
+        finally:
+            distribute.release_step_sync(self)
+
     def train_step(self, *args):
         return backend_steps().train_step(self, *args)
 
@@ -433,6 +476,7 @@ class ContrastiveModel(keras.Model):
                         keras.saving.serialize_keras_object(self.decoder)),
             "objective": self.objective,
             "recon_weight": self.recon_weight,
+            "sync_batch_norm": self.sync_batch_norm,
         })
         return config
 

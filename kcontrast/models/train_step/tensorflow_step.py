@@ -6,11 +6,16 @@ is therefore taken of ``loss / N`` (the loss itself, unscaled, goes to the
 metrics): the sum over replicas is then the gradient of the mean of the
 replicas' losses, which with the cross-replica gather of
 ``kcontrast.distribute`` is the global-batch loss. Without the scaling the
-update would be N times too large (``tests/distribute``).
+update would be N times too large (``tests/distribute``). Under such a
+strategy the step also synchronizes the model's BatchNorms
+(``kcontrast.distribute.synchronize_for_step``), unless the model was built
+with ``sync_batch_norm=False``.
 """
 
 import keras
 import tensorflow as tf
+
+from kcontrast import distribute
 
 
 def compute_gradients(model, x, y=None):
@@ -21,6 +26,7 @@ def compute_gradients(model, x, y=None):
     (1 replica: the plain gradient).
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    distribute.synchronize_for_step(model)
     with tf.GradientTape() as tape:
         loss, values = model.compute_step(x, y, training=True)
         scaled = loss / replicas if replicas > 1 else loss
