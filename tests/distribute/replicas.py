@@ -52,11 +52,12 @@ SIZE = 16        # image side
 LOSSES = {"nt_xent": lambda: NTXent(0.2), "swd_normal": lambda: SWDNormal(seed=3)}
 
 
-def build(loss):
+def build(loss, sync_batch_norm=True):
     keras.utils.set_random_seed(0)
     encoder = small_convnet((SIZE, SIZE, 1), weight_decay=1e-4)
     head = projection_head(128, depth=2, hidden_units=32, output_units=16)
-    return ContrastiveModel(encoder, head, loss=LOSSES[loss](), probes={"label": 3})
+    return ContrastiveModel(encoder, head, loss=LOSSES[loss](), probes={"label": 3},
+                            sync_batch_norm=sync_batch_norm)
 
 
 def batch(n, seed):
@@ -76,14 +77,17 @@ def max_rel(list_a, list_b):
 
 
 def pair(loss, optimizer, strategy, sync_batch_norm=True):
-    """The single-device model and the one under ``strategy``, same weights."""
+    """The single-device model and the one under ``strategy``, same weights.
+
+    The replicated model is built, compiled (and later fit) the plain Keras
+    way inside ``strategy.scope()``: no ``prepare_model``.
+    """
     single = build(loss)
     weights = single.get_weights()
     single.compile(optimizer=optimizer())
     with strategy.scope():
-        replicated = build(loss)
+        replicated = build(loss, sync_batch_norm=sync_batch_norm)
         replicated.set_weights(weights)
-        strategy.prepare_model(replicated, sync_batch_norm=sync_batch_norm)
         replicated.compile(optimizer=optimizer())
     return single, replicated, weights
 
@@ -114,6 +118,36 @@ def one_step(loss, strategy, sync_batch_norm=True):
         "gradient_norm": float(np.sqrt(sum(np.sum(g ** 2) for g in grads[0]))),
         "non_trainable": max_rel(others[1], others[0]),
     }
+
+
+def logged_loss(strategy):
+    """The contrastive loss ``fit`` logs for one global batch of 2B under
+    ``strategy`` (model built and fit the plain Keras way), against NT-Xent
+    of the whole batch's projections on one device and against the mean of
+    the two replicas' half-batch losses (per-replica negatives and
+    BatchNorm statistics)."""
+    from kcontrast.losses import nt_xent
+
+    single, replicated, _ = pair("nt_xent", lambda: keras.optimizers.SGD(0.0),
+                                 strategy)
+    x, y = batch(2 * B, seed=4)
+
+    def loss_of(rows):
+        views = np.concatenate([x["view1"][rows], x["view2"][rows]], axis=0)
+        z = single.embed(views, training=True)[1]
+        n = len(views) // 2
+        return float(nt_xent(z[:n], z[n:], 0.2))
+
+    whole = loss_of(slice(0, 2 * B))
+    halves = float(np.mean([loss_of(slice(0, B)), loss_of(slice(B, 2 * B))]))
+    data = tf.data.Dataset.from_tensors((x, y))
+    with strategy.scope():
+        logged = replicated.fit(data, epochs=1, verbose=0).history[
+            "contrastive_loss"][0]
+    released = not any(l.synchronized for l in distribute.batch_norm_layers(replicated))
+    return {"logged": float(logged), "global": whole, "per_replica": halves,
+            "vs_global": rel(logged, whole), "vs_per_replica": rel(logged, halves),
+            "batch_norm_released": released}
 
 
 def tf_direct_gradients(loss, strategy):
@@ -190,12 +224,13 @@ def main():
         if BACKEND == "tensorflow":
             entry["direct"] = tf_direct_gradients(loss, strategy)
         result["losses"][loss] = entry
+    result["logged_loss"] = logged_loss(strategy)
     result["few_epochs"], model, x = few_epochs("nt_xent", strategy)
     if BACKEND == "tensorflow":
         result["per_replica_batch_norm"] = one_step(
             "nt_xent", strategy, sync_batch_norm=False)
-    # A model trained under the strategy, saved, for the one-device restore.
-    strategy.release_model(model)
+    # A model trained under the strategy, saved, for the one-device restore
+    # (fit released the BatchNorm flags its steps set).
     images = x["view1"][:5]
     predictions = model.predict(images, verbose=0)
     model.save(os.path.join(OUT, "model.keras"))

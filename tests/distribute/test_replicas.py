@@ -99,6 +99,20 @@ def test_one_step_same_loss_gradients_and_weights(measured, strategy, loss):
     assert step["non_trainable"] <= TOL
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_plain_keras_fit_logs_the_global_batch_loss(measured, strategy):
+    # Built, compiled and fit inside strategy.scope() with no other call:
+    # the logged contrastive loss is NT-Xent of the whole global batch (on
+    # one device, BatchNorm over the whole batch), not the mean of the two
+    # replicas' half-batch losses; and fit leaves no synchronized flag.
+    _skip_other(strategy)
+    logged = measured[1]["logged_loss"]
+    assert logged["vs_global"] <= TOL
+    assert abs(logged["global"] - logged["per_replica"]) > 1e-2
+    assert logged["vs_per_replica"] > 1e-2
+    assert logged["batch_norm_released"]
+
+
 @pytest.mark.parametrize("loss", ["nt_xent", "swd_normal"])
 def test_mirrored_gradients_taken_directly(measured, loss):
     # The replicas' losses (mean) and gradients (sum, as the optimizer
