@@ -28,7 +28,7 @@ Presets (each sweeps bits; ``--bits=...``, ``--seed=0,1,2`` change it):
   layer).
 - ``loss``: loss {nt_xent (t=0.2), decoupled_nt_xent (t=1.0, lambda=0.1),
   swd_normal (lambda=5)} x bits {0, 10, 20}, one seed; each loss with the
-  paper's constants (``kcontrast.losses.registry.DEFAULTS``). The companion
+  paper's constants (``kcontrast.losses.DEFAULTS``). The companion
   notebook's NT-Xent form is ``--exp=randbit --preset=companion``.
 """
 

@@ -33,7 +33,7 @@ What each backend does with the contrastive batch:
 
 - TensorFlow (``mirrored``, ``multi_worker_mirrored``, ``tpu``): every
   replica runs ``train_step`` on its own shard. The losses' default
-  ``gather="auto"`` (``kcontrast.losses.gather``) then all-gathers each
+  ``gather="auto"`` (``kcontrast.losses.base``) then all-gathers each
   replica's projections (``replica_gather``): the local rows stay the
   anchors and the global batch gives the negatives; positives are found at
   ``offset`` = the number of rows held by lower replica ids.
@@ -69,8 +69,8 @@ import weakref
 import keras
 
 from kcontrast import checks
-from kcontrast.losses.gather import in_multi_replica_context
-from kcontrast.losses.gather import replica_gather  # noqa: F401 (public name)
+from kcontrast.losses.base import in_multi_replica_context
+from kcontrast.losses.base import replica_gather  # noqa: F401 (public name)
 
 STRATEGIES = ("none", "mirrored", "multi_worker_mirrored", "tpu", "data_parallel")
 # The backend each strategy runs on (None: every backend).

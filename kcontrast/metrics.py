@@ -7,8 +7,8 @@
 from keras import ops
 
 from kcontrast import checks
-from kcontrast.losses.gather import apply_gather
-from kcontrast.losses.normalize import l2_normalize
+from kcontrast.losses.base import apply_gather
+from kcontrast.losses.base import l2_normalize
 
 
 def contrastive_accuracy(z1, z2, gather=None):
@@ -19,7 +19,7 @@ def contrastive_accuracy(z1, z2, gather=None):
     2n. Ties resolve to the first maximal column.
 
     Global batch (scale-out): with `gather` (the losses' hook,
-    `gather(z) -> (z_all, offset)`, see `kcontrast.losses.gather`) the
+    `gather(z) -> (z_all, offset)`, see `kcontrast.losses.base`) the
     anchors are the local 2n views and the candidates all 2N gathered
     views: view1 row i is correct when its nearest other view is gathered
     row N + offset + i (view2 row i: row offset + i). The mean over

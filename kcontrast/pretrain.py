@@ -84,7 +84,7 @@ MODEL_DEFAULTS = {"bn_momentum": 0.9, "per_view_forward": False,
 
 # ``model.precision``: the Keras dtype policy the model is built under.
 # "mixed_bfloat16" computes convolutions and matmuls in bfloat16 with float32
-# variables (losses upcast to float32, see ``kcontrast.losses.normalize``),
+# variables (losses upcast to float32, see ``kcontrast.losses.base``),
 # at bfloat16's 8-bit mantissa. It pays where matmuls dominate a step (TPUs,
 # GPUs, large encoders). On the project's 2-core CPU a bfloat16 matmul runs
 # about 2x the float32 rate, yet the small ConvNet's whole training step is

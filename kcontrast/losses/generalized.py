@@ -1,20 +1,261 @@
-"""The generalized contrastive loss: alignment + lambda * distribution."""
+"""The generalized contrastive loss (alignment + lambda * distribution term)
+and its pieces: the alignment, the logsumexp and sliced-Wasserstein
+distribution terms, the SWD priors, and the SWD loss (one class, `prior=`)."""
+
+import math
 
 import keras
 from keras import ops
+from keras import random
 
 from kcontrast import checks
 from kcontrast.losses import ifm
-from kcontrast.losses.alignment import alignment_values
 from kcontrast.losses.base import ContrastiveLoss
-from kcontrast.losses.gather import apply_gather
-from kcontrast.losses.logsumexp_distribution import logsumexp_distribution_values
-from kcontrast.losses.normalize import l2_normalize
-from kcontrast.losses.normalize import to_float32
-from kcontrast.losses.priors import PRIORS
-from kcontrast.losses.priors import sample_prior
-from kcontrast.losses.sliced_wasserstein import random_orthogonal
-from kcontrast.losses.sliced_wasserstein import sliced_wasserstein
+from kcontrast.losses.base import apply_gather
+from kcontrast.losses.base import l2_normalize
+from kcontrast.losses.base import to_float32
+from kcontrast.losses.ifm import perturb
+
+
+def alignment(h1, h2):
+    """Mean squared distance between the two views' rows, halved.
+
+    ```
+    alignment(h1, h2) = 1/(n d) sum_{i, j} (h1_ij - h2_ij)^2 / 2
+    ```
+
+    (the companion code's `reduce_mean((h1 - h2)**2) / 2`: a mean over all
+    n * d elements, not over rows). For l2-normalized rows it equals
+    `(1 - mean_i cos(h1_i, h2_i)) / d`. No normalization happens here: pass
+    normalized rows for the hypersphere losses.
+
+    Args:
+        h1, h2: `[n, d]`.
+
+    Returns:
+        Scalar float32.
+
+    >>> import numpy as np
+    >>> float(alignment(np.zeros((2, 4)), np.ones((2, 4))))
+    0.5
+    """
+    checks.check_views(h1, h2, ("h1", "h2"), min_batch=1)
+    h1, h2 = to_float32(h1), to_float32(h2)
+    return 0.5 * ops.mean(ops.square(h1 - h2))
+
+
+def alignment_values(h1, h2):
+    """The alignment per pair, `[n]`: `|h1_i - h2_i|^2 / (2 d)`; its mean
+    is `alignment(h1, h2)`.
+
+    >>> import numpy as np
+    >>> alignment_values(np.zeros((2, 4)), np.ones((2, 4))).tolist()
+    [0.5, 0.5]
+    """
+    checks.check_views(h1, h2, ("h1", "h2"), min_batch=1)
+    h1, h2 = to_float32(h1), to_float32(h2)
+    return 0.5 * ops.mean(ops.square(h1 - h2), axis=-1)
+
+
+def _pair_masks(m, big_m, offset):
+    """Boolean `[m, M]` (self, positive) masks of the stacked local rows
+    `[h1; h2]` (m = 2n) against the stacked gathered rows (M = 2N), the
+    local rows starting at row `offset` of each gathered view."""
+    n, big_n = m // 2, big_m // 2
+    rows = ops.arange(m, dtype="int32")
+    view = rows // n
+    local = rows - view * n + ops.cast(offset, "int32")
+    self_col = local + view * big_n
+    pos_col = local + (1 - view) * big_n
+    cols = ops.expand_dims(ops.arange(big_m, dtype="int32"), 0)
+    return (ops.equal(cols, ops.expand_dims(self_col, 1)),
+            ops.equal(cols, ops.expand_dims(pos_col, 1)))
+
+
+def logsumexp_distribution(h, temperature, h_all=None, ifm_epsilon=0.0,
+                           offset=0):
+    """The scalar mean of `logsumexp_distribution_values` (same arguments).
+
+    >>> import numpy as np
+    >>> h = np.eye(2, dtype="float32")
+    >>> round(float(logsumexp_distribution(h, 1.0)), 5)  # log(e + 1) - log 2
+    0.62011
+    """
+    return ops.mean(logsumexp_distribution_values(h, temperature, h_all,
+                                                  ifm_epsilon, offset))
+
+
+def logsumexp_distribution_values(h, temperature, h_all=None,
+                                  ifm_epsilon=0.0, offset=0):
+    """Per row: the logsumexp of the row's similarities, minus log d.
+
+    ```
+    values_i = log sum_k exp(H_i . H_k / t) - log d,
+    logsumexp_distribution(H, t) = 1/m sum_i values_i
+    ```
+
+    with H the `[m, d]` rows (m = 2n: both views stacked). As in the
+    companion code the sum over k runs over *all* rows, the row itself and
+    its positive included, and the constant `log d` (d the feature
+    dimension) is subtracted; the constant does not change gradients.
+    No normalization happens here: pass l2-normalized rows for the
+    hypersphere (decoupled NT-Xent) loss.
+
+    Global negatives: with `h_all` (`[M, d]`, every replica's rows) the
+    anchors stay the local rows of `h` and k runs over the rows of `h_all`.
+    `h_all = h` is the single-device value.
+
+    IFM (`ifm_epsilon` = eps > 0, see `kcontrast.losses.ifm`): the rows
+    are read as the two stacked views `[h1; h2]` (m = 2n, and M = 2N for
+    `h_all`, the local rows at `offset` in each view); before the division
+    by t each row's positive (its partner in the other view) is lowered by
+    eps, every other row but itself raised by eps, the self-similarity
+    kept. This returns the perturbed term only (the caller mixes).
+
+    Args:
+        h: `[m, d]`, m >= 2.
+        temperature: t > 0.
+        h_all: optional `[M, d]` gathered rows.
+        ifm_epsilon: eps >= 0 (0: no perturbation; then m need not be even).
+        offset: row of the local rows in each gathered view (IFM only).
+
+    Returns:
+        `[m]` float32, one value per row of `h`.
+    """
+    temperature = checks.check_positive(temperature, "temperature")
+    checks.check_rank(h, 2, "h", "[batch, dim]")
+    checks.check_min_batch(h, "h")
+    h = to_float32(h)
+    if h_all is None:
+        h_all = h
+    else:
+        checks.check_rank(h_all, 2, "h_all", "[batch, dim]")
+        h_all = to_float32(h_all)
+    dim = h.shape[-1]
+    if dim is None:
+        log_dim = ops.log(ops.cast(ops.shape(h)[-1], "float32"))
+    else:
+        log_dim = math.log(dim)
+    scores = ops.matmul(h, ops.transpose(h_all))
+    epsilon = checks.check_non_negative(ifm_epsilon, "ifm_epsilon")
+    if epsilon > 0:
+        is_self, positive = _pair_masks(ops.shape(h)[0], ops.shape(h_all)[0],
+                                        offset)
+        negative = ops.logical_not(ops.logical_or(is_self, positive))
+        scores = perturb(scores, positive, negative, epsilon)
+    scores = scores * (1.0 / temperature)
+    return ops.logsumexp(scores, axis=-1) - log_dim
+
+
+def _normal(shape, seed):
+    return random.normal(shape, dtype="float32", seed=seed)
+
+
+def _hypersphere(shape, seed):
+    return l2_normalize(random.normal(shape, dtype="float32", seed=seed))
+
+
+def _hypercube(shape, seed):
+    return random.uniform(shape, minval=-1.0, maxval=1.0, dtype="float32",
+                          seed=seed)
+
+
+# Prior name -> (sampler(shape, seed), whether the matched rows h are
+# l2-normalized by default). The companion code's settings: 'normal' with
+# raw h; 'hypersphere' = normal rows l2-normalized, with h normalized too;
+# 'hypercube' = U(-1, 1) with raw h.
+PRIORS = {
+    "normal": (_normal, False),
+    "hypersphere": (_hypersphere, True),
+    "hypercube": (_hypercube, False),
+}
+
+
+def sample_prior(name, shape, seed):
+    """Draws `shape` float32 samples of the prior `name`.
+
+    Args:
+        name: one of `PRIORS`: `"normal"` (N(0, 1) entries),
+            `"hypersphere"` (uniform on the unit sphere: normal rows,
+            l2-normalized) or `"hypercube"` (U(-1, 1) entries).
+        shape: `(m, d)`.
+        seed: a `keras.random.SeedGenerator` or an int.
+
+    >>> tuple(sample_prior("hypercube", (4, 3), seed=0).shape)
+    (4, 3)
+    """
+    checks.check_choice(name, PRIORS, "prior")
+    return PRIORS[name][0](shape, seed)
+
+
+def sliced_wasserstein(h, prior_samples, projection):
+    """Squared sliced Wasserstein distance along the columns of `projection`.
+
+    ```
+    X = sort(h W),  Y = sort(P W)    (each column sorted over the batch)
+    sliced_wasserstein(h, P, W) = 1/(m k) sum_{i, j} (X_ij - Y_ij)^2
+    ```
+
+    In one dimension the optimal transport between two empirical measures of
+    m points each matches them in sorted order, so this is the mean over
+    the k slices of the squared 2-Wasserstein distance
+    W2^2 = 1/m sum_i (X_ij - Y_ij)^2 between the projected batch and the
+    projected prior samples (the companion code's `reduce_mean`). Each
+    column is sorted with `ops.sort`: O(m log m) time per slice and O(m k)
+    memory, not the m x m rank matrix of the companion code. It is 0 when
+    `h` and `prior_samples` hold the same rows in any order.
+
+    Args:
+        h: `[m, d]` rows (both views stacked).
+        prior_samples: `[m, d]` samples of the prior.
+        projection: `[d, k]` slicing directions (for the loss, a random
+            d x d orthogonal matrix: see `random_orthogonal`).
+
+    Returns:
+        Scalar float32.
+
+    >>> import numpy as np
+    >>> h = np.array([[0.0], [1.0]], "float32")
+    >>> float(sliced_wasserstein(h, h[::-1], np.eye(1, dtype="float32")))
+    0.0
+    """
+    checks.check_rank(h, 2, "h", "[batch, dim]")
+    checks.check_rank(prior_samples, 2, "prior_samples", "[batch, dim]")
+    checks.check_rank(projection, 2, "projection", "[d, k]")
+    checks.check_same_shape(h, prior_samples, ("h", "prior_samples"))
+    d, k = tuple(h.shape)[1], tuple(projection.shape)[0]
+    if d is not None and k is not None and d != k:
+        raise ValueError(
+            "Expected `projection` of shape [d, k] with d = h.shape[1] = "
+            f"{d}; Received: projection.shape={tuple(projection.shape)}"
+        )
+    h, prior_samples = to_float32(h), to_float32(prior_samples)
+    projection = to_float32(projection)
+    x = ops.sort(ops.matmul(h, projection), axis=0)
+    y = ops.sort(ops.matmul(prior_samples, projection), axis=0)
+    return ops.mean(ops.square(x - y))
+
+
+def random_orthogonal(dim, seed):
+    """A random `[dim, dim]` orthogonal matrix, Haar distributed.
+
+    QR decomposition of a standard normal matrix, with the columns of Q
+    multiplied by the signs of diag(R) so that the result is uniform over
+    the orthogonal group (without the sign fix the QR convention biases it).
+
+    Args:
+        dim: int, static.
+        seed: a `keras.random.SeedGenerator` (advanced by one draw) or an
+            int.
+
+    Returns:
+        `[dim, dim]` float32, not differentiated through.
+    """
+    gaussian = random.normal((dim, dim), dtype="float32", seed=seed)
+    q, r = ops.qr(gaussian)
+    signs = ops.where(ops.diagonal(r) < 0, -1.0, 1.0)
+    return ops.stop_gradient(q * ops.expand_dims(signs, 0))
+
 
 DISTRIBUTIONS = ("logsumexp", "swd")
 
@@ -54,7 +295,7 @@ class GeneralizedContrastiveLoss(ContrastiveLoss):
         scale: overall factor > 0 (the companion's `loss_scaling`).
         seed: int or None, seed of the SWD `SeedGenerator`.
         gather: where the negatives come from, see
-            `kcontrast.losses.gather`: `"auto"` (default; the global batch
+            `kcontrast.losses.base`: `"auto"` (default; the global batch
             under a multi-replica `tf.distribute` strategy), None (the
             local batch) or a callable `gather(z) -> (z_all, offset)`. The
             alignment stays local; the logsumexp term takes the local rows
@@ -195,3 +436,77 @@ class GeneralizedContrastiveLoss(ContrastiveLoss):
             "ifm_weight": self.ifm_weight,
         })
         return config
+
+
+@keras.saving.register_keras_serializable(package="kcontrast")
+class SWD(GeneralizedContrastiveLoss):
+    """The generalized loss with the sliced-Wasserstein term, for one prior.
+
+    ```
+    loss = scale * (alignment(h1, h2) + lambda * SWD([h1; h2], P, W))
+    ```
+
+    W: a fresh random d x d orthogonal matrix, P: fresh `[2n, d]` samples
+    of the prior, both drawn at every call from `seed_generator`. Per
+    anchor the SWD (a batch statistic) is attributed equally to every
+    anchor view; see `GeneralizedContrastiveLoss`.
+
+    Args:
+        prior: `"normal"` (N(0, 1), raw h), `"hypersphere"` (uniform on the
+            unit sphere, h l2-normalized) or `"hypercube"` (U(-1, 1), raw h).
+        lambda_weight: lambda >= 0 (paper default 5).
+        scale: overall factor > 0.
+        seed: int or None, seed of the loss's `SeedGenerator`.
+        gather: `"auto"`, None or a callable, see `kcontrast.losses.base`.
+        name, reduction, dtype: as for `keras.losses.Loss`.
+
+    `SWDNormal`, `SWDHypersphere` and `SWDHypercube` are this class with
+    the prior fixed (the registry's `swd_normal`, ... and saved models).
+
+    >>> import numpy as np
+    >>> z = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    >>> float(SWD("hypercube", seed=0)(z, z)) >= 0
+    True
+    """
+
+    def __init__(self, prior="normal", lambda_weight=5.0, scale=1.0,
+                 seed=None, gather="auto", name=None,
+                 reduction="sum_over_batch_size", dtype="float32"):
+        prior = checks.check_choice(prior, PRIORS, "prior")
+        super().__init__(distribution="swd", prior=prior,
+                         lambda_weight=lambda_weight, scale=scale, seed=seed,
+                         gather=gather, name=name or f"swd_{prior}",
+                         reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("distribution", "normalize", "temperature",
+                    "ifm_epsilon", "ifm_weight"):
+            config.pop(key)
+        return config
+
+
+def _swd_alias(prior, class_name):
+    """`SWD` with `prior` fixed, registered under its old class name."""
+
+    def __init__(self, lambda_weight=5.0, scale=1.0, seed=None,
+                 gather="auto", name=None, reduction="sum_over_batch_size",
+                 dtype="float32"):
+        SWD.__init__(self, prior, lambda_weight=lambda_weight, scale=scale,
+                     seed=seed, gather=gather, name=name,
+                     reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        config = SWD.get_config(self)
+        config.pop("prior")
+        return config
+
+    cls = type(class_name, (SWD,), {
+        "__init__": __init__, "get_config": get_config,
+        "__doc__": f"`SWD(prior={prior!r}, ...)`.", "__module__": __name__})
+    return keras.saving.register_keras_serializable(package="kcontrast")(cls)
+
+
+SWDNormal = _swd_alias("normal", "SWDNormal")
+SWDHypersphere = _swd_alias("hypersphere", "SWDHypersphere")
+SWDHypercube = _swd_alias("hypercube", "SWDHypercube")

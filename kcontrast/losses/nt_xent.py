@@ -6,9 +6,9 @@ from keras import ops
 from kcontrast import checks
 from kcontrast.losses import ifm
 from kcontrast.losses.base import ContrastiveLoss
-from kcontrast.losses.gather import apply_gather
-from kcontrast.losses.normalize import l2_normalize
-from kcontrast.losses.normalize import to_float32
+from kcontrast.losses.base import apply_gather
+from kcontrast.losses.base import l2_normalize
+from kcontrast.losses.base import to_float32
 
 FORMS = ("simclr", "cross_view", "companion")
 
@@ -252,7 +252,7 @@ class NTXent(ContrastiveLoss):
         ifm_weight: w in [0, 1]; the loss is (1 - w) * standard + w *
             perturbed (default 0.5, the paper's equal weighting).
         gather: where the negatives come from (see
-            `kcontrast.losses.gather`): `"auto"` (default) the global batch
+            `kcontrast.losses.base`): `"auto"` (default) the global batch
             under a multi-replica `tf.distribute` strategy, else the local
             one; None the local batch; or a callable
             `gather(z) -> (z_all, offset)`. Not part of `get_config`.

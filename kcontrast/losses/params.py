@@ -12,8 +12,8 @@ instead of silently training identical points.
 
 import inspect
 
-from kcontrast.losses.registry import DEFAULTS
-from kcontrast.losses.registry import LOSSES
+from kcontrast.losses import DEFAULTS
+from kcontrast.losses import LOSSES
 
 _PLUMBING = ("self", "seed", "gather", "name", "reduction", "dtype", "kwargs")
 

@@ -26,7 +26,18 @@ def reduce_contrastive(loss, z1, z2):
     averaged otherwise. Unlike ``loss(z1, z2)`` this is not divided by the
     replica count under ``tf.distribute`` (the TensorFlow train step
     scales the gradient itself and the metrics log the unscaled loss).
+
+    Raises:
+        ValueError: under a multi-replica ``tf.distribute`` strategy, a loss
+            without a ``gather`` argument (it would contrast each replica's
+            shard only).
     """
+    if not hasattr(loss, "gather") and distribute.in_multi_replica_context():
+        raise ValueError(
+            "Expected a loss with global negatives under a multi-replica "
+            "tf.distribute strategy (a kcontrast.losses.ContrastiveLoss, "
+            "gather='auto'; or gather=None for per-replica negatives); "
+            f"Received: loss={type(loss).__name__}")
     if isinstance(loss, keras.losses.Loss):
         values = ops.cast(loss.call(z1, z2), "float32")
         if loss.reduction == "sum":

@@ -156,3 +156,22 @@ def test_gather_must_be_auto_none_or_callable():
     with pytest.raises(ValueError, match="gather='auto', None or a callable"):
         NTXent(gather="global")
     assert NTXent().gather == "auto" and NTXent(gather=None).gather is None
+
+
+@pytest.mark.parametrize("prior, alias", [
+    ("normal", SWDNormal), ("hypersphere", SWDHypersphere), ("hypercube", SWDHypercube)])
+def test_swd_is_one_class_and_the_old_names_are_that_class(prior, alias):
+    from kcontrast.losses import SWD
+
+    z1, z2 = random_pair(N, D, seed=8)
+    one = _np(SWD(prior, lambda_weight=2.0, seed=5, reduction="none")(z1, z2))
+    old = _np(alias(lambda_weight=2.0, seed=5, reduction="none")(z1, z2))
+    np.testing.assert_array_equal(one, old)
+    assert isinstance(alias(), SWD) and alias().prior == prior
+    # Saved configs of the old classes still load, as the old class.
+    loaded = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(alias(lambda_weight=2.0, seed=5)))
+    assert type(loaded) is alias and loaded.lambda_weight == 2.0
+    np.testing.assert_array_equal(
+        _np(SWD.from_config(SWD(prior, seed=5).get_config())(z1, z2)),
+        _np(SWD(prior, seed=5)(z1, z2)))
