@@ -150,6 +150,22 @@ def logged_loss(strategy):
             "batch_norm_released": released}
 
 
+def foreign_loss_error(strategy):
+    """TensorFlow: the one-line error ``fit`` stops with for a loss that has
+    no global negatives (a plain Keras loss) under the strategy."""
+    with strategy.scope():
+        encoder = small_convnet((SIZE, SIZE, 1))
+        head = projection_head(128, depth=1, output_units=16)
+        model = ContrastiveModel(encoder, head, loss=keras.losses.MeanSquaredError())
+        model.compile(optimizer="sgd")
+        data = tf.data.Dataset.from_tensors(batch(2 * B, seed=5))
+        try:
+            model.fit(data, epochs=1, verbose=0)
+        except ValueError as e:
+            return str(e)
+    return None
+
+
 def tf_direct_gradients(loss, strategy):
     """TensorFlow: the replicas' loss and summed gradients, taken directly
     (``tensorflow_step.compute_gradients``), against one device."""
@@ -227,6 +243,7 @@ def main():
     result["logged_loss"] = logged_loss(strategy)
     result["few_epochs"], model, x = few_epochs("nt_xent", strategy)
     if BACKEND == "tensorflow":
+        result["foreign_loss_error"] = foreign_loss_error(strategy)
         result["per_replica_batch_norm"] = one_step(
             "nt_xent", strategy, sync_batch_norm=False)
     # A model trained under the strategy, saved, for the one-device restore

@@ -113,6 +113,16 @@ def test_plain_keras_fit_logs_the_global_batch_loss(measured, strategy):
     assert logged["batch_norm_released"]
 
 
+def test_mirrored_loss_without_global_negatives_stops_with_one_line(measured):
+    # A plain Keras loss would contrast each replica's shard only: fit
+    # refuses it, saying what to use.
+    _skip_other("mirrored")
+    message = measured[1]["foreign_loss_error"]
+    assert message is not None and "\n" not in message
+    assert message.startswith("Expected a loss with global negatives")
+    assert "Received: loss=MeanSquaredError" in message
+
+
 @pytest.mark.parametrize("loss", ["nt_xent", "swd_normal"])
 def test_mirrored_gradients_taken_directly(measured, loss):
     # The replicas' losses (mean) and gradients (sum, as the optimizer
