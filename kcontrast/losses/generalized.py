@@ -49,7 +49,7 @@ def alignment_values(h1, h2):
     is `alignment(h1, h2)`.
 
     >>> import numpy as np
-    >>> alignment_values(np.zeros((2, 4)), np.ones((2, 4))).tolist()
+    >>> np.asarray(alignment_values(np.zeros((2, 4)), np.ones((2, 4)))).tolist()
     [0.5, 0.5]
     """
     checks.check_views(h1, h2, ("h1", "h2"), min_batch=1)
