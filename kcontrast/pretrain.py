@@ -418,7 +418,10 @@ def evaluate_point(model, ds, config, log=None, local_figure=None, controls_dir=
         metrics.update(local_feature_metrics(model, ds, local, config["seed"], log,
                                              figure=local_figure))
         if controls.selected(config):
+            start = time.perf_counter()
             metrics.update(controls.local_controls(config, ds, local, controls_dir, log))
+            metrics["controls_time_s"] = round(
+                metrics["controls_time_s"] + time.perf_counter() - start, 2)
     return metrics
 
 

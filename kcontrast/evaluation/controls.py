@@ -238,8 +238,9 @@ def local_controls(config, ds, options, cache_dir=None, log=None):
     ``kcontrast.pretrain.local_feature_metrics``) scored against the
     object masks, on
 
-    - ``control_coords``: the pixel coordinates alone (a fixed partition
-      of the canvas: how far position alone separates the objects);
+    - ``control_coords``: the pixel coordinates alone (one fixed partition
+      of the canvas, clustered once: how far position alone separates the
+      objects);
     - ``control_pixels_coords``: the pixels with their coordinates;
     - ``control_random_<stage>``: each stage map of the encoder at
       initialisation (``random_encoder``'s weights).
@@ -270,7 +271,11 @@ def local_controls(config, ds, options, cache_dir=None, log=None):
                      for name, m in lf.stage_maps(model, images).items()})
         metrics = {}
         for row, maps in rows.items():
-            clusters = lf.cluster_maps(maps, k, pixels.shape[1:3], seed)
+            if row == "control_coords":  # the same vectors in every image: cluster once
+                clusters = np.repeat(lf.cluster_maps(maps[:1], k, pixels.shape[1:3], seed),
+                                     len(maps), axis=0)
+            else:
+                clusters = lf.cluster_maps(maps, k, pixels.shape[1:3], seed)
             for name, value in lf.cluster_scores(masks, clusters).items():
                 if value is not None:
                     metrics[f"local_{name}/{row}"] = float(value)
