@@ -113,6 +113,7 @@ class ViewAugmentation(keras.layers.Layer):
 
     def __init__(self, preset="companion", seed=None, name="view_augmentation", **kwargs):
         params = {k: kwargs.pop(k) for k in list(kwargs) if k in _BASE}
+        kwargs.setdefault("dtype", "float32")  # float32 views under any policy
         super().__init__(name=name, **kwargs)
         if preset not in PRESETS:
             raise ValueError(f"Expected preset in {sorted(PRESETS)}; Received: preset={preset!r}")
@@ -124,6 +125,7 @@ class ViewAugmentation(keras.layers.Layer):
         if p["crop_scale"] is not None:
             p["crop_scale"] = tuple(float(v) for v in p["crop_scale"])
         self.seed_generator = keras.random.SeedGenerator(seed, name="augment_seed")
+        self.built = True  # no weights: only the seed state
 
     # ------------------------------------------------------------- draws
     def _uniform(self, shape, low=0.0, high=1.0):
@@ -252,6 +254,16 @@ class ViewAugmentation(keras.layers.Layer):
         e1 = raw.get("extra1", raw.get("extra"))
         e2 = raw.get("extra2", raw.get("extra"))
         return {"view1": _append(v1, e1), "view2": _append(v2, e2)}
+
+    # Keras saves a layer's own variables but not its SeedGenerator's state:
+    # store it, so that a model restored from its weights (BackupAndRestore,
+    # ``load_model``) draws the crops the uninterrupted run would have drawn.
+    def save_own_variables(self, store):
+        store["seed_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if "seed_state" in store:
+            self.seed_generator.state.assign(store["seed_state"])
 
     def compute_output_shape(self, input_shape):
         return input_shape

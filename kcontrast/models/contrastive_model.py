@@ -7,6 +7,7 @@ from keras import layers, ops
 from kcontrast import checks
 from kcontrast.losses import NTXent
 from kcontrast.metrics import contrastive_accuracy
+from kcontrast.models.augment import RAW_KEY
 from kcontrast.models.decoder import decodable_shape
 from kcontrast.models.train_step import backend_steps
 
@@ -103,6 +104,11 @@ class ContrastiveModel(keras.Model):
             required by the ``"autoencoder"`` and ``"hybrid"`` objectives.
         objective: ``"contrastive"``, ``"autoencoder"`` or ``"hybrid"``.
         recon_weight: weight >= 0 of ``recon_loss`` in ``"hybrid"``.
+        augmentation: ``None`` or a ``kcontrast.models.augment.ViewAugmentation``:
+            the step then also takes raw batches ``{"image": [n, H, W, C]}``
+            (plus ``"extra"`` or ``"extra1"``/``"extra2"``, see
+            ``ViewAugmentation.views``) and makes the two views itself,
+            inside the compiled step; its seed state is saved with the model.
 
     >>> from kcontrast.models import small_convnet, projection_head
     >>> enc = small_convnet((28, 28, 1))
@@ -114,7 +120,8 @@ class ContrastiveModel(keras.Model):
 
     def __init__(self, encoder, head, loss=None, probes=None, multi_label=(),
                  per_view_forward=False, probe_views="both", decoder=None,
-                 objective="contrastive", recon_weight=1.0, **kwargs):
+                 objective="contrastive", recon_weight=1.0, augmentation=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if not isinstance(per_view_forward, bool):
             raise ValueError(
@@ -160,6 +167,7 @@ class ContrastiveModel(keras.Model):
         self.decoder = decoder
         self.objective = objective
         self.recon_weight = float(recon_weight)
+        self.augmentation = augmentation
         rep_dim = encoder.outputs[0].shape[-1]
         self.probes = {}
         for name, classes in probes.items():
@@ -358,7 +366,8 @@ class ContrastiveModel(keras.Model):
         """Backend-neutral losses and metrics of one batch.
 
         Args:
-            x: ``{"view1": [n,H,W,C], "view2": [n,H,W,C]}`` or images
+            x: ``{"view1": [n,H,W,C], "view2": [n,H,W,C]}``, a raw batch
+                ``{"image": ...}`` (with ``augmentation``), or images
                 ``[n,H,W,C]`` (probes only; evaluation).
             y: ``{label_name: labels}`` or None.
             training: whether layers run in training mode.
@@ -368,6 +377,13 @@ class ContrastiveModel(keras.Model):
             scalar metrics named as in the class docstring.
         """
         values = {}
+        if isinstance(x, dict) and RAW_KEY in x:
+            if self.augmentation is None:
+                raise ValueError(
+                    f"Expected {VIEW_KEYS} inputs, or a model built with "
+                    "augmentation= for raw batches; Received: keys="
+                    f"{sorted(x)}")
+            x = self.augmentation.views(x)
         if isinstance(x, dict) and all(k in x for k in VIEW_KEYS):
             v1, v2 = x["view1"], x["view2"]
             n = ops.shape(v1)[0]
@@ -433,13 +449,15 @@ class ContrastiveModel(keras.Model):
                         keras.saving.serialize_keras_object(self.decoder)),
             "objective": self.objective,
             "recon_weight": self.recon_weight,
+            "augmentation": (None if self.augmentation is None else
+                             keras.saving.serialize_keras_object(self.augmentation)),
         })
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "head", "loss", "decoder"):
+        for key in ("encoder", "head", "loss", "decoder", "augmentation"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
