@@ -95,7 +95,7 @@ def preset_steps(size):
             pretrain.compile_model(model, config, steps_per_epoch=2)
             train = pretrain_dataset(ds.train, augment=config["data"]["augment"],
                                      batch_size=batch, seed=0)
-            it = iter(train.repeat())
+            it = train.repeat().as_numpy_iterator()  # every backend takes NumPy
             times = []
             for _ in range(2):
                 x, y = next(it)
