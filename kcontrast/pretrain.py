@@ -145,7 +145,9 @@ def build_model(config, input_shape, num_classes, multi_label=(),
     ``model.stem_stride`` (``small_resnet``: 2 or 1), see ``encoder_kwargs``.
     ``model.precision`` ("float32" or "mixed_bfloat16", see ``PRECISIONS``)
     is the dtype policy every layer is built under; the global policy is
-    left as it was.
+    left as it was. With ``data.augment_in="model"`` the model gets a
+    ``ViewAugmentation`` of ``data.augment`` (see ``model_augmentation``) and
+    trains on ``pretrain_dataset(..., augment_in="model")``'s raw batches.
     """
     m = {**MODEL_DEFAULTS, **config["model"]}
     checks.check_choice(m["precision"], PRECISIONS, "model.precision")
