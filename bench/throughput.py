@@ -431,7 +431,7 @@ def print_floors(rates, batch_sizes):
     for name, held in rates.items():
         fed_name = name.replace("_held_", "_")
         if fed_name != name and fed_name in rates:
-            print(f"  {fed_name:<31}{100 * rates[fed_name]['wall'] / held['wall']:5.1f}% "
+            print(f"  {fed_name:<38}{100 * rates[fed_name]['wall'] / held['wall']:5.1f}% "
                   f"of {held['wall']:.0f} img/s")
     for batch in batch_sizes:
         for tag in ("", "_bf16"):
@@ -556,7 +556,7 @@ def main(argv=None):
             for batch, r in run_worker("companion", "tensorflow", args, precision).items():
                 rates[f"companion{tag}_{batch}"] = r
 
-    print(f"\n{'contender':<31}{'img/s wall':>11}{'img/s cpu':>11}"
+    print(f"\n{'contender':<38}{'img/s wall':>11}{'img/s cpu':>11}"
           f"{'vs companion':>14}{'vs kc-tf':>10}{'cpu vs comp':>13}{'cpu vs kc-tf':>14}")
     for name, r in rates.items():
         batch = name.rsplit("_", 1)[1]
@@ -567,7 +567,7 @@ def main(argv=None):
         ratio_tf = f"{r['wall'] / tf_rate['wall']:.2f}x" if tf_rate else "-"
         cpu_ratio = f"{r['cpu'] / comp['cpu']:.2f}x" if comp else "-"
         cpu_tf = f"{r['cpu'] / tf_rate['cpu']:.2f}x" if tf_rate else "-"
-        print(f"{name:<31}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
+        print(f"{name:<38}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
               f"{cpu_ratio:>13}{cpu_tf:>14}")
 
     if args.held:
@@ -594,7 +594,7 @@ def main(argv=None):
                 achieved = r["wall"] * flops / batch / 1e9
                 bf16 = "_bf16_" in name
                 limit = peak["tensorflow_bf16"] if bf16 else peak_best
-                print(f"    {name:<31}{achieved:7.1f} GFLOP/s = "
+                print(f"    {name:<38}{achieved:7.1f} GFLOP/s = "
                       f"{100 * achieved / limit:5.1f}% of the "
                       f"{'bfloat16' if bf16 else 'float32'} matmul peak")
     summary["flops_per_image"] = round(flops_per_image)
