@@ -5,6 +5,7 @@ companion-style TensorFlow loop, on the same work, in one invocation.
     PYTHONPATH=. python bench/throughput.py --steps=10 --backends=tensorflow --batch_sizes=64
     PYTHONPATH=. python bench/throughput.py --sweep      # + the full randbit sweep (minutes)
     PYTHONPATH=. python bench/throughput.py --held       # + each step on a batch held in memory
+    PYTHONPATH=. python bench/throughput.py --augment_in=pipeline   # without the in-graph contender
 
 The work, identical for every contender: the ``randbit`` experiment's
 default model (``kcontrast.models.small_convnet`` + 2-layer projection head
@@ -22,6 +23,11 @@ import):
   default config (so ``optim.jit_compile`` and ``optim.steps_per_execution``
   take their defaults; ``--set optim.jit_compile=false`` changes them), fed
   by ``kcontrast.data.pipeline.pretrain_dataset``.
+- ``kcontrast_<backend>_ingraph_<batch>``: the same, with
+  ``data.augment_in=model``: tf.data only gathers raw batches and the
+  crop runs inside the compiled train step
+  (``kcontrast.models.augment.ViewAugmentation``). ``--augment_in``
+  chooses which of the two kcontrast paths run (default both).
 - ``companion_<batch>``: a plain TensorFlow loop written here after the
   companion RandBits recipe: a per-example tf.data map that computes the
   bits every pass by hashing the PNG-encoded digit
@@ -138,7 +144,9 @@ def _rates(images, timer):
 def kcontrast_rate(bits, batch_size, steps, warmup, sets=(), held=False):
     """Two-view images/s of ``ContrastiveModel.fit`` on the active backend;
     ``held=True``: on one augmented batch held in memory and fed again at
-    every step (the step alone, without the input pipeline's work)."""
+    every step (the step alone, without the input pipeline's work; with
+    ``data.augment_in=model`` in ``sets`` the held batch is raw and the
+    crop still runs in every step)."""
     import keras
     import tensorflow as tf
 
@@ -149,7 +157,7 @@ def kcontrast_rate(bits, batch_size, steps, warmup, sets=(), held=False):
     ds = load_randbit(bits)
     keras.utils.set_random_seed(0)
     data = pretrain_dataset(ds.train, augment="companion", batch_size=batch_size,
-                            seed=0).repeat()
+                            seed=0, augment_in=config["data"]["augment_in"]).repeat()
     if held:
         data = tf.data.Dataset.from_tensors(next(iter(data))).repeat()
     model = pretrain.build_model(config, ds.input_shape, ds.num_classes)
@@ -402,7 +410,8 @@ def worker(args):
     for held in ([False, True] if args.held else [False]):
         for batch in args.batch_sizes:
             if args.worker == "kcontrast":
-                sets = list(args.set) + [f"model.precision={precision}"]
+                sets = list(args.set) + [f"model.precision={precision}",
+                                         f"data.augment_in={args.augment_in[0]}"]
                 rates = kcontrast_rate(args.bits, batch, args.steps, args.warmup, sets, held)
             else:
                 rates = companion_rate(args.bits, batch, args.steps, args.warmup, precision,
@@ -422,7 +431,7 @@ def print_floors(rates, batch_sizes):
     for name, held in rates.items():
         fed_name = name.replace("_held_", "_")
         if fed_name != name and fed_name in rates:
-            print(f"  {fed_name:<31}{100 * rates[fed_name]['wall'] / held['wall']:5.1f}% "
+            print(f"  {fed_name:<38}{100 * rates[fed_name]['wall'] / held['wall']:5.1f}% "
                   f"of {held['wall']:.0f} img/s")
     for batch in batch_sizes:
         for tag in ("", "_bf16"):
@@ -436,10 +445,27 @@ def print_floors(rates, batch_sizes):
                       f"{floors[best]['wall'] / comp['wall']:.2f}x the fed companion loop")
 
 
-def run_worker(kind, backend, args, precision="float32"):
+def print_fastest(rates, batch_sizes):
+    """The fastest fed kcontrast contender (a complete configuration: data to
+    weights, chosen by flags) per batch size, against the fed companion loop
+    and, when timed, its own held-batch rate."""
+    for batch in batch_sizes:
+        fed = {n: r for n, r in rates.items() if n.startswith("kcontrast_")
+               and n.endswith(f"_{batch}") and "_held_" not in n and "_bf16_" not in n}
+        comp = rates.get(f"companion_{batch}")
+        if not fed or not comp:
+            continue
+        best = max(fed, key=lambda n: fed[n]["wall"])
+        held = rates.get(best[:-len(f"_{batch}")] + f"_held_{batch}")
+        share = f", {100 * fed[best]['wall'] / held['wall']:.0f}% of its held rate" if held else ""
+        print(f"fastest kcontrast at batch {batch}: {best} = "
+              f"{fed[best]['wall'] / comp['wall']:.2f}x the fed companion loop{share}")
+
+
+def run_worker(kind, backend, args, precision="float32", augment_in="pipeline"):
     env = dict(os.environ, KERAS_BACKEND=backend)
     command = [sys.executable, os.path.abspath(__file__), f"--worker={kind}",
-               f"--precisions={precision}",
+               f"--precisions={precision}", f"--augment_in={augment_in}",
                f"--bits={args.bits}", f"--steps={args.steps}", f"--warmup={args.warmup}",
                "--batch_sizes=" + ",".join(map(str, args.batch_sizes))]
     command += [f"--set={s}" for s in args.set]
@@ -469,6 +495,9 @@ def _choice_list(allowed, what):
 
 _name_list = _choice_list(BACKENDS, "backends")
 _precision_list = _choice_list(PRECISIONS, "precisions")
+AUGMENT_IN = ("pipeline", "model")
+INGRAPH = {"pipeline": "", "model": "_ingraph"}  # in the contenders' names
+_augment_list = _choice_list(AUGMENT_IN, "augment_in")
 
 
 def parse_args(argv=None):
@@ -481,6 +510,9 @@ def parse_args(argv=None):
     parser.add_argument("--precisions", type=_precision_list, default=["float32"],
                         help="model.precision values to time, each against the companion "
                              "loop at the same precision")
+    parser.add_argument("--augment_in", type=_augment_list, default=list(AUGMENT_IN),
+                        help="kcontrast's augmentation paths to time: pipeline (tf.data), "
+                             "model (inside the train step, named _ingraph)")
     parser.add_argument("--no_companion", action="store_true",
                         help="skip the companion-style loop")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -516,14 +548,15 @@ def main(argv=None):
     for precision in args.precisions:
         tag = TAGS[precision]
         for backend in args.backends:
-            result = run_worker("kcontrast", backend, args, precision)
-            for batch, r in result.items():
-                rates[f"kcontrast_{backend}{tag}_{batch}"] = r
+            for where in args.augment_in:
+                result = run_worker("kcontrast", backend, args, precision, where)
+                for batch, r in result.items():
+                    rates[f"kcontrast_{backend}{INGRAPH[where]}{tag}_{batch}"] = r
         if not args.no_companion:
             for batch, r in run_worker("companion", "tensorflow", args, precision).items():
                 rates[f"companion{tag}_{batch}"] = r
 
-    print(f"\n{'contender':<31}{'img/s wall':>11}{'img/s cpu':>11}"
+    print(f"\n{'contender':<38}{'img/s wall':>11}{'img/s cpu':>11}"
           f"{'vs companion':>14}{'vs kc-tf':>10}{'cpu vs comp':>13}{'cpu vs kc-tf':>14}")
     for name, r in rates.items():
         batch = name.rsplit("_", 1)[1]
@@ -534,11 +567,12 @@ def main(argv=None):
         ratio_tf = f"{r['wall'] / tf_rate['wall']:.2f}x" if tf_rate else "-"
         cpu_ratio = f"{r['cpu'] / comp['cpu']:.2f}x" if comp else "-"
         cpu_tf = f"{r['cpu'] / tf_rate['cpu']:.2f}x" if tf_rate else "-"
-        print(f"{name:<31}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
+        print(f"{name:<38}{r['wall']:>11.0f}{r['cpu']:>11.0f}{ratio:>14}{ratio_tf:>10}"
               f"{cpu_ratio:>13}{cpu_tf:>14}")
 
     if args.held:
         print_floors(rates, args.batch_sizes)
+    print_fastest(rates, args.batch_sizes)
 
     peak = matmul_peak()
     peak_best = max(peak["numpy"], peak["tensorflow"])
@@ -560,7 +594,7 @@ def main(argv=None):
                 achieved = r["wall"] * flops / batch / 1e9
                 bf16 = "_bf16_" in name
                 limit = peak["tensorflow_bf16"] if bf16 else peak_best
-                print(f"    {name:<31}{achieved:7.1f} GFLOP/s = "
+                print(f"    {name:<38}{achieved:7.1f} GFLOP/s = "
                       f"{100 * achieved / limit:5.1f}% of the "
                       f"{'bfloat16' if bf16 else 'float32'} matmul peak")
     summary["flops_per_image"] = round(flops_per_image)

@@ -70,6 +70,7 @@ def get_config(preset="default"):
         "train_examples": 4000,
         "test_examples": ml_collections.config_dict.placeholder(int),
         "augment": "companion",
+        "augment_in": "pipeline",
     })
     c.model = ml_collections.ConfigDict({
         "precision": "float32", "encoder": "small_convnet", "width": 1, "head_depth": 2,

@@ -58,6 +58,7 @@ def get_config(preset="default"):
         "data_dir": ml_collections.config_dict.placeholder(str),
         "train_examples": ml_collections.config_dict.placeholder(int),
         "augment": "companion",
+        "augment_in": "pipeline",
     })
     c.model = ml_collections.ConfigDict({
         "precision": "float32", "encoder": "small_resnet", "width": 1, "pool": "stages",

@@ -8,7 +8,8 @@ returns a ``ConfigDict`` with these sections::
     seed                  int, the run seed (data, init, augmentation, probes)
     data    builder, data_dir, augment, train_examples, args (the builder's
             keyword arguments); optional test_examples (a cap on the test
-            split, e.g. for a quick run)
+            split, e.g. for a quick run) and augment_in ("pipeline", the
+            default: tf.data makes the views; "model": the train step does)
     model   encoder, width, head_depth, head_hidden_units, head_output_units,
             weight_decay; optional bn_momentum, per_view_forward, probe_views,
             objective, recon_weight, precision ("float32" or
@@ -109,6 +110,12 @@ RANGES = {
     "eval.knn.k": (int, 1, None),
     "eval.knn.temperature": (float, 0.0, None),
     "eval.batch_size": (int, 1, None),
+}
+# Keys that take one of a few strings, checked on every resolved point.
+CHOICES = {
+    # Where the two views are made: the tf.data pipeline, or the compiled
+    # train step (kcontrast.models.augment.ViewAugmentation).
+    "data.augment_in": ("pipeline", "model"),
 }
 # Keys whose value must be strictly above the low bound.
 STRICT = {"optim.learning_rate", "loss.temperature", "eval.knn.temperature"}
@@ -369,6 +376,8 @@ def parse_assignment(config, text):
 
 # ---------------------------------------------------------------- resolve
 def _check_range(key, value):
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"Expected {key} in {list(CHOICES[key])}; Received: {key}={value!r}")
     if key not in RANGES or value is None:
         return
     kind, low, high = RANGES[key]

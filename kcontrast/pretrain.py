@@ -38,7 +38,7 @@ import numpy as np
 
 from kcontrast import atomic, checks, distribute, provenance
 from kcontrast.data import build_dataset
-from kcontrast.data.pipeline import pretrain_dataset, probe_dataset
+from kcontrast.data.pipeline import AUGMENT_IN, pretrain_dataset, probe_dataset
 from kcontrast.data.stream import is_stream
 from kcontrast.evaluation.features import extract_features
 from kcontrast.evaluation.per_label import evaluate_labels, protocol_of
@@ -46,6 +46,7 @@ from kcontrast.evaluation.per_label import label_metrics as _label_metrics
 from kcontrast.lars import LARS
 from kcontrast.losses import make_loss
 from kcontrast.models import ENCODERS, ContrastiveModel, projection_head
+from kcontrast.models.augment import ViewAugmentation
 from kcontrast.models.decoder import conv_decoder, decodable_shape
 from kcontrast.models.small_resnet import POOLS, STEM_STRIDES
 
@@ -144,7 +145,9 @@ def build_model(config, input_shape, num_classes, multi_label=(),
     ``model.stem_stride`` (``small_resnet``: 2 or 1), see ``encoder_kwargs``.
     ``model.precision`` ("float32" or "mixed_bfloat16", see ``PRECISIONS``)
     is the dtype policy every layer is built under; the global policy is
-    left as it was.
+    left as it was. With ``data.augment_in="model"`` the model gets a
+    ``ViewAugmentation`` of ``data.augment`` (see ``model_augmentation``) and
+    trains on ``pretrain_dataset(..., augment_in="model")``'s raw batches.
     """
     m = {**MODEL_DEFAULTS, **config["model"]}
     checks.check_choice(m["precision"], PRECISIONS, "model.precision")
@@ -175,7 +178,23 @@ def _build_model(m, config, input_shape, num_classes, multi_label, image_channel
                             per_view_forward=m["per_view_forward"],
                             probe_views=m["probe_views"], decoder=decoder,
                             objective=m["objective"],
-                            recon_weight=m["recon_weight"])
+                            recon_weight=m["recon_weight"],
+                            augmentation=model_augmentation(config))
+
+
+def augment_in(config):
+    """``data.augment_in`` ("pipeline" when the config has no such key)."""
+    return checks.check_choice(config["data"].get("augment_in", "pipeline"),
+                               AUGMENT_IN, "data.augment_in")
+
+
+def model_augmentation(config):
+    """The ``ViewAugmentation`` of ``data.augment`` when ``data.augment_in``
+    is "model" (seeded from the run seed), else None."""
+    if augment_in(config) != "model":
+        return None
+    return ViewAugmentation(config["data"]["augment"],
+                            seed=int(config["seed"]) * 2 + 0x5A17)
 
 
 OPTIMIZERS = ("adam", "sgd", "lars")
@@ -707,7 +726,8 @@ def pretrain_point(config, point_dir=None, save_model=True, verbose=2,
     first = min(finished_epochs(point_dir), epochs - 1) if point_dir is not None else 0
     train = pretrain_dataset(ds.train, augment=config["data"]["augment"],
                              batch_size=batch_size, seed=config["seed"],
-                             epochs=(first, epochs))
+                             epochs=(first, epochs),
+                             augment_in=augment_in(config))
     with strategy.scope():
         model = build_model(config, ds.input_shape, ds.num_classes, ds.multi_label,
                             image_channels=ds.input_shape[-1] - ds.train.num_extra)

@@ -33,7 +33,8 @@ def test_json_line_names_every_contender(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     contenders = {f"{name}{tag}{held}_{batch}"
-                  for name in (f"kcontrast_{backend}", "companion")
+                  for name in (f"kcontrast_{backend}", f"kcontrast_{backend}_ingraph",
+                               "companion")
                   for tag in ("", "_bf16") for held in ("", "_held") for batch in (16, 32)}
     assert set(result) == contenders | {"flops_per_image", "matmul_peak_gflops",
                                         "matmul_peak_bf16_gflops"}

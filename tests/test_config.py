@@ -86,6 +86,7 @@ def test_loss_keys_belong_to_the_loss(randbit):
     ("model.width", 0, "model.width >= 1"),
     ("model.bn_momentum", 1.5, "model.bn_momentum in [0.0, 1.0]"),
     ("model.bn_momentum", -0.1, "model.bn_momentum in [0.0, 1.0]"),
+    ("data.augment_in", "gpu", "data.augment_in in ['pipeline', 'model']"),
 ])
 def test_ranges(randbit, key, value, needle):
     with pytest.raises(cfg.ConfigError) as info:

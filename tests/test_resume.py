@@ -23,7 +23,7 @@ ARGS = ["--exp=randbit", "--bits=0", "--temperature=0.2", "--epochs=3",
         "--config.eval.linear.optimizer=lbfgs", "--nosave_models", "--deterministic"]
 POINT = "00-bits=0-temperature=0.2"
 # Wall-clock figures, the only metrics that may differ between runs.
-TIMES = ("train_time_s", "train_images_per_s", "eval_time_s")
+TIMES = ("train_time_s", "train_images_per_s", "eval_time_s", "controls_time_s")
 
 
 def _env():
@@ -118,6 +118,25 @@ def test_resumed_run_gives_identical_metrics(reference, tmp_path, moment):
     assert ("Epoch 1/3" in resumed.stdout) is False
     assert _epochs(out) == reference[1]
     assert _metrics(out) == reference[0]
+
+
+@pytest.mark.backend
+@pytest.mark.slow
+def test_resumed_run_with_the_augmentation_in_the_step_gives_identical_metrics(tmp_path):
+    """``data.augment_in=model``: the crops come from the model's
+    SeedGenerator, whose state is restored from the backup with the weights."""
+    args = ARGS + ["--config.data.augment_in=model"]
+    ref = _run(args + [f"--out={tmp_path / 'ref'}"], cwd=tmp_path)
+    assert ref.returncode == 0, ref.stdout[-2000:] + ref.stderr[-3000:]
+    out, partial = tmp_path / "run", tmp_path / "run.partial"
+    code, output = _interrupt(args + [f"--out={out}"], tmp_path,
+                              lambda line: line.startswith("Epoch 2/3"))
+    assert code == 128 + signal.SIGTERM, output[-3000:]
+    resumed = _run([f"--resume={partial}"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert "Epoch 1/3" not in resumed.stdout
+    assert _epochs(out) == _epochs(tmp_path / "ref")
+    assert _metrics(out) == _metrics(tmp_path / "ref")
 
 
 def test_deterministic_env_keeps_other_xla_flags_and_sets_each_variable_once():

@@ -91,8 +91,26 @@ def view_pair(aug, x, extra, batch_seed, extra_views=None):
     return {"view1": append_extra(v1, e1), "view2": append_extra(v2, e2)}
 
 
+AUGMENT_IN = ("pipeline", "model")  # Where the views are made.
+
+
+def raw_batch(x, extra, batch_seed, extra_views=None):
+    """A raw batch for ``augment_in="model"``: ``{"image": x}`` plus the extra
+    channels, ``"extra"`` [B, k] (the same in both views) or, with
+    ``extra_views``, ``"extra1"``/``"extra2"`` drawn here as ``view_pair``
+    draws them (the model's ``ViewAugmentation.views`` appends them)."""
+    raw = {"image": x}
+    if extra is not None and extra_views is not None:
+        raw["extra1"], raw["extra2"] = extra_views(
+            extra, tf.random.experimental.stateless_fold_in(batch_seed, _EXTRA_SALT))
+    elif extra is not None:
+        raw["extra"] = extra
+    return raw
+
+
 def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
-                     shuffle=True, drop_remainder=True, epochs=None):
+                     shuffle=True, drop_remainder=True, epochs=None,
+                     augment_in="pipeline"):
     """Two independently augmented views per example, plus the labels.
 
     Args:
@@ -123,6 +141,11 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             ``stateful`` augmentation callable restarts its own generator
             at ``first``, so only a stateless one (every preset) resumes
             exactly.
+        augment_in: ``"pipeline"`` (the views are made here) or
+            ``"model"``: the elements are raw batches (``raw_batch``:
+            ``{"image": [B, H, W, C], "extra": [B, k]}``) that a
+            ``ContrastiveModel(augmentation=ViewAugmentation(augment))``
+            augments inside its compiled step; ``augment`` is then unused.
 
     Returns:
         tf.data.Dataset of ({"view1": float32 [B, H, W, C+k], "view2": same},
@@ -139,6 +162,7 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
             f"Expected batch_size <= number of examples ({len(split)}) when "
             f"drop_remainder=True; Received: batch_size={batch_size}"
         )
+    augment_in = checks.check_choice(augment_in, AUGMENT_IN, "augment_in")
     aug = make_augmentation(augment)
     if epochs is not None:
         first, last = _check_epochs(epochs)
@@ -149,6 +173,8 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
     extra_views = getattr(split, "extra_views", None)
 
     def views(x, y, e, batch_seed):
+        if augment_in == "model":
+            return raw_batch(x, e, batch_seed, extra_views), y
         return view_pair(aug, x, e, batch_seed, extra_views), y
 
     if is_stream(split):
@@ -210,7 +236,7 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
 
     # An augmentation with stateful randomness (Keras layers' SeedGenerators)
     # is reproducible only when batches reach it in order: map it serially.
-    if getattr(aug, "stateful", False):
+    if getattr(aug, "stateful", False) and augment_in == "pipeline":
         ds = ds.map(make_views)
     else:
         ds = ds.map(make_views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -8,6 +8,7 @@ from kcontrast import checks
 from kcontrast import distribute
 from kcontrast.losses import NTXent
 from kcontrast.metrics import contrastive_accuracy
+from kcontrast.models.augment import RAW_KEY
 from kcontrast.models.decoder import decodable_shape
 from kcontrast.models.train_step import backend_steps
 
@@ -136,6 +137,11 @@ class ContrastiveModel(keras.Model):
             train with BatchNorm statistics of the global batch (default
             True; set during ``fit`` only, see ``kcontrast.distribute``);
             False keeps per-replica statistics.
+        augmentation: ``None`` or a ``kcontrast.models.augment.ViewAugmentation``:
+            the step then also takes raw batches ``{"image": [n, H, W, C]}``
+            (plus ``"extra"`` or ``"extra1"``/``"extra2"``, see
+            ``ViewAugmentation.views``) and makes the two views itself,
+            inside the compiled step; its seed state is saved with the model.
 
     Distribution: built, compiled and fit inside a ``tf.distribute``
     strategy's ``scope()`` (or under JAX ``keras.distribution.DataParallel``)
@@ -154,7 +160,7 @@ class ContrastiveModel(keras.Model):
     def __init__(self, encoder, head, loss=None, probes=None, multi_label=(),
                  per_view_forward=False, probe_views="both", decoder=None,
                  objective="contrastive", recon_weight=1.0,
-                 sync_batch_norm=True, **kwargs):
+                 sync_batch_norm=True, augmentation=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(sync_batch_norm, bool):
             raise ValueError(
@@ -205,6 +211,7 @@ class ContrastiveModel(keras.Model):
         self.decoder = decoder
         self.objective = objective
         self.recon_weight = float(recon_weight)
+        self.augmentation = augmentation
         rep_dim = encoder.outputs[0].shape[-1]
         self.probes = {}
         for name, classes in probes.items():
@@ -403,7 +410,8 @@ class ContrastiveModel(keras.Model):
         """Backend-neutral losses and metrics of one batch.
 
         Args:
-            x: ``{"view1": [n,H,W,C], "view2": [n,H,W,C]}`` or images
+            x: ``{"view1": [n,H,W,C], "view2": [n,H,W,C]}``, a raw batch
+                ``{"image": ...}`` (with ``augmentation``), or images
                 ``[n,H,W,C]`` (probes only; evaluation).
             y: ``{label_name: labels}`` or None.
             training: whether layers run in training mode.
@@ -413,6 +421,13 @@ class ContrastiveModel(keras.Model):
             scalar metrics named as in the class docstring.
         """
         values = {}
+        if isinstance(x, dict) and RAW_KEY in x:
+            if self.augmentation is None:
+                raise ValueError(
+                    f"Expected {VIEW_KEYS} inputs, or a model built with "
+                    "augmentation= for raw batches; Received: keys="
+                    f"{sorted(x)}")
+            x = self.augmentation.views(x)
         if isinstance(x, dict) and all(k in x for k in VIEW_KEYS):
             v1, v2 = x["view1"], x["view2"]
             n = ops.shape(v1)[0]
@@ -488,13 +503,15 @@ class ContrastiveModel(keras.Model):
             "objective": self.objective,
             "recon_weight": self.recon_weight,
             "sync_batch_norm": self.sync_batch_norm,
+            "augmentation": (None if self.augmentation is None else
+                             keras.saving.serialize_keras_object(self.augmentation)),
         })
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "head", "loss", "decoder"):
+        for key in ("encoder", "head", "loss", "decoder", "augmentation"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
