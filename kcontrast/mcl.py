@@ -66,7 +66,6 @@ MIN_BATCH_SIZE = 2 * MIN_GROUP - 1
 GROUPINGS = ("all", "last")
 _ORDER_SALT = 0x3C1  # Decorrelates the batch order from the augmentation seeds.
 _SEED_SALT = 0x3C2
-_REDRAW_SALT = 0x3C3
 
 
 # ------------------------------------------------------------ the sampler
@@ -230,7 +229,7 @@ def cluster_pretrain_dataset(split, groups, augment="companion", batch_size=256,
     """
     import tensorflow as tf
 
-    from kcontrast.data.pipeline import _tensors, view_pair
+    from kcontrast.data.pipeline import _tensors, gather_rows, view_pair
 
     split = _as_split(split)
     groups = _check_groups(groups)
@@ -258,14 +257,7 @@ def cluster_pretrain_dataset(split, groups, augment="companion", batch_size=256,
     extra_views = split.extra_views
 
     def make_views(index, batch_seed):
-        e = None if extra is None else tf.gather(extra, index)
-        y = {name: tf.gather(value, index) for name, value in labels.items()}
-        if redraw is None:
-            x = tf.gather(images, index)
-        else:
-            x, drawn = redraw(index, tf.random.experimental.stateless_fold_in(
-                batch_seed, _REDRAW_SALT))
-            y.update(drawn)
+        x, y, e = gather_rows(images, labels, extra, redraw, index, batch_seed)
         return view_pair(aug, x, e, batch_seed, extra_views), y
 
     ds = tf.data.Dataset.zip((indices, seeds))

@@ -61,6 +61,22 @@ def _tensors(split):
     return images, labels, extra
 
 
+def gather_rows(images, labels, extra, redraw, index, batch_seed):
+    """Rows ``index`` of a split's tensors (``_tensors``): ``(x, y, extra)``.
+
+    ``redraw``: ``None``, or the split's ``redraw(index, seed) -> (x,
+    drawn_labels)`` (images drawn anew per batch, e.g. RandBit's redrawn
+    bits), seeded from ``batch_seed``; its labels update ``y``.
+    """
+    e = None if extra is None else tf.gather(extra, index)
+    y = {name: tf.gather(value, index) for name, value in labels.items()}
+    if redraw is None:
+        return tf.gather(images, index), y, e
+    x, drawn = redraw(index, tf.random.experimental.stateless_fold_in(batch_seed, _REDRAW_SALT))
+    y.update(drawn)
+    return x, y, e
+
+
 def append_extra(images, extra):
     """Concatenates extra [B, k] broadcast to [B, H, W, k] onto images [B, H, W, C]."""
     if extra is None:
@@ -224,14 +240,7 @@ def pretrain_dataset(split, augment="companion", batch_size=256, seed=0,
         redraw = split.redraw
 
         def make_views(index, batch_seed):
-            e = None if extra is None else tf.gather(extra, index)
-            y = {name: tf.gather(value, index) for name, value in labels.items()}
-            if redraw is None:
-                x = tf.gather(images, index)
-            else:
-                x, drawn = redraw(index, tf.random.experimental.stateless_fold_in(
-                    batch_seed, _REDRAW_SALT))
-                y.update(drawn)
+            x, y, e = gather_rows(images, labels, extra, redraw, index, batch_seed)
             return views(x, y, e, batch_seed)
 
     # An augmentation with stateful randomness (Keras layers' SeedGenerators)
