@@ -217,7 +217,21 @@ def test_tensorflow_first_is_detected_before_triton_would_crash():
 def test_user_script_importing_tensorflow_first_under_torch(tmp_path):
     """``import tensorflow; import kcontrast`` under KERAS_BACKEND=torch: a
     clear ImportOrderError where Triton is installed (no segfault), and a
-    working import where it is not (nothing to crash)."""
+    working import where it is not (nothing to crash).
+
+    Where ``import tensorflow`` alone already dies under the torch backend
+    (TensorFlow imports Keras, which imports torch and Triton after
+    TensorFlow's libraries: seen with the CUDA torch 2.14.1 + Triton 3.8
+    wheels), kcontrast is never reached and cannot detect anything: the test
+    then checks that crash is TensorFlow's own and skips, saying so."""
+    alone = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], cwd=tmp_path, capture_output=True,
+        env=dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3"), timeout=300)
+    if alone.returncode < 0 or alone.returncode >= 128:
+        assert HAS_TRITON, "import tensorflow alone crashed under torch without Triton"
+        pytest.skip(f"import tensorflow alone dies (exit {alone.returncode}) under "
+                    "KERAS_BACKEND=torch with this torch build, before kcontrast is "
+                    "imported (tensorflow#124205)")
     done, order = import_order(tmp_path, "-c", "import tensorflow\nimport kcontrast")
     assert done.returncode != -11 and done.returncode != 139, done.stderr[-3000:]
     if HAS_TRITON and "Received: tensorflow imported first" in done.stderr:
